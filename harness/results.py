@@ -1,0 +1,164 @@
+"""results.json: the versioned schema, the environment it was measured in, verdicts per
+claim, and merging of several machines' results (a CI matrix) into one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import __version__, claims
+
+SCHEMA = "wasm-claims/1"
+SUITES = ("smoke", "security", "portability", "performance", "parity", "agent")
+SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
+
+
+def suite_implemented(name: str) -> bool:
+    """A suite exists when its folder under suites/ holds test modules."""
+    return any((SUITES_DIR / name).glob("test_*.py"))
+
+
+class ResultsError(Exception):
+    """A results file that cannot be read or merged; the message says which and why."""
+
+
+def _cmd(*cmd: str, timeout: float = 20) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (out.stdout or out.stderr).strip()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _governor() -> str:
+    p = Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+    return p.read_text().strip() if p.exists() else "not readable"
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    return _cmd("git", "-C", str(root), "rev-parse", "--short", "HEAD") or "unknown"
+
+
+def _gpu() -> str:
+    if shutil.which("nvidia-smi"):
+        return _cmd("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader") or "nvidia-smi failed"
+    return "none detected (no nvidia-smi)"
+
+
+@functools.cache
+def environment() -> dict:
+    """What the numbers were measured on: every version that could change a result."""
+    from harness import arch as arch_mod
+    from harness.runtimes import RUNTIMES
+    from harness.toolchain import ToolMissing, host_arch, zig_version
+
+    try:
+        zig = zig_version()
+    except ToolMissing as exc:
+        zig = f"missing: {exc}"
+    runtimes = {}
+    for name, rt in RUNTIMES.items():
+        av = rt.availability()
+        runtimes[name] = av.version if av.available else f"not available: {av.reason}"
+    return {
+        "machine": platform.node(),
+        "arch": host_arch(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "governor": _governor(),
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "zig": zig,
+        "runtimes": runtimes,
+        "docker": _cmd("docker", "version", "--format", "{{.Server.Version}}") or "not reachable",
+        "qemu": {s.arch: (s.version if s.available else f"not available: {s.reason}") for s in arch_mod.all_support()},
+        "gpu": _gpu(),
+        "harness_version": __version__,
+        "git_commit": _git_commit(),
+    }
+
+
+def build_results(records: list[dict], *, skips: list[dict], suites_run: list[str], meta: dict,
+                  env: dict | None = None) -> dict:
+    """The whole results document, verdicts included."""
+    verdicts = [claims.decide(c, records, _not_tested_reason(c, skips, suites_run)).to_dict() for c in claims.registry()]
+    return {
+        "schema": SCHEMA,
+        "environment": env if env is not None else environment(),
+        "run": {**meta, "suites": suites_run},
+        "claims": verdicts,
+        "records": records,
+        "skips": skips,
+    }
+
+
+def _not_tested_reason(claim: claims.Claim, skips: list[dict], suites_run: list[str]) -> str:
+    mine = sorted({s["reason"] for s in skips if s.get("claim") == claim.id})
+    if mine:
+        return "skipped: " + "; ".join(mine[:4]) + (f" (+{len(mine) - 4} more)" if len(mine) > 4 else "")
+    if claim.suite not in suites_run:
+        if not suite_implemented(claim.suite):
+            return f"the {claim.suite} suite is not implemented yet"
+        return f"the {claim.suite} suite was not run (pytest --suite {claim.suite})"
+    return f"the {claim.suite} suite ran but recorded no evidence for {claim.id}"
+
+
+def write_json(path: Path, results: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1, default=str))
+    tmp.replace(path)
+    return path
+
+
+def load(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read results: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise ResultsError(f"{path}: schema {found!r} is not {SCHEMA!r}; re-run that machine with this harness version")
+    return data
+
+
+def merge(paths: list[Path]) -> dict:
+    """One results document from several machines: records tagged with their machine,
+    each machine's environment kept, verdicts recomputed over everything."""
+    if not paths:
+        raise ResultsError("merge needs at least one results.json")
+    docs = [load(p) for p in paths]
+    machines: dict[str, dict] = {}
+    records, skips, suites = [], [], []
+    for path, doc in zip(paths, docs):
+        env = doc["environment"]
+        key = f"{env.get('machine', '?')}/{env.get('arch', '?')}"
+        if key in machines:
+            raise ResultsError(f"{path}: machine {key} appears twice in the inputs (same results given twice?)")
+        machines[key] = env
+        records += [{**r, "machine": key} for r in doc["records"]]
+        skips += [{**s, "machine": key} for s in doc.get("skips", [])]
+        suites += [s for s in doc["run"].get("suites", []) if s not in suites]
+    meta = {"merged_from": [str(p) for p in paths], "started": min(d["run"].get("started", "") for d in docs),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    merged = build_results(records, skips=skips, suites_run=suites, meta=meta, env={"machines": machines})
+    return merged

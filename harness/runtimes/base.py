@@ -1,0 +1,50 @@
+"""The runtime adapter contract: one small class per Wasm runtime, with declared
+capabilities and a version, all returning the same Outcome (after wasi-testsuite's runners)."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from harness.outcome import Outcome
+
+DEFAULT_MEMORY_LIMIT = 512 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits a runtime enforces where it can (see `capabilities`)."""
+
+    memory_bytes: int = DEFAULT_MEMORY_LIMIT
+    fuel: int | None = None  # instructions-ish budget; None = no fuel metering
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: bool
+    version: str = ""
+    reason: str = ""  # why not, with the command that would fix it
+
+
+class Session(abc.ABC):
+    """A loaded module ready to run many inputs (compiled once)."""
+
+    @abc.abstractmethod
+    def run(self, stdin: bytes, timeout_s: float) -> Outcome: ...
+
+    def close(self) -> None:
+        """Release what the session holds (nothing by default)."""
+
+
+class WasmRuntime(abc.ABC):
+    name: ClassVar[str]
+    # Known capabilities: in-process, fuel, epoch, memory-limit, preopen, foreign-arch, sockets
+    capabilities: ClassVar[frozenset[str]]
+
+    @abc.abstractmethod
+    def availability(self, arch: str | None = None) -> Availability: ...
+
+    @abc.abstractmethod
+    def open(self, module: Path, limits: Limits = Limits(), arch: str | None = None) -> Session: ...

@@ -1,0 +1,10 @@
+// Runs one WASI preview1 command module under node:wasi with stdio passed through.
+// Usage: node --no-warnings node_wasi_runner.mjs module.wasm
+import { readFile } from 'node:fs/promises';
+import { WASI } from 'node:wasi';
+
+const path = process.argv[2];
+const wasi = new WASI({ version: 'preview1', args: [path], env: {}, returnOnExit: true });
+const module = await WebAssembly.compile(await readFile(path));
+const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+process.exitCode = wasi.start(instance);

@@ -1,0 +1,34 @@
+"""The wasm-claims command: doctor, report re-rendering, merge, clear errors."""
+
+import json
+
+from harness import results
+from harness.cli import main
+
+
+def test_doctor_lists_capabilities(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for cap in ("C compiler (zig cc)", "Docker engine", "runtime wasmtime-py", "arch aarch64", "GPU"):
+        assert cap in out
+
+
+def _results(path, machine="m", arch="x86_64"):
+    doc = results.build_results([], skips=[], suites_run=[], meta={}, env={"machine": machine, "arch": arch})
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_report_rerenders_from_results_alone(tmp_path):
+    res = _results(tmp_path / "results.json")
+    assert main(["report", str(res), "-o", str(tmp_path / "out")]) == 0
+    assert "PORT-2" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_merge_and_bad_input(tmp_path, capsys):
+    a, b = _results(tmp_path / "a.json", "x", "x86_64"), _results(tmp_path / "b.json", "y", "aarch64")
+    assert main(["merge", str(a), str(b), "-o", str(tmp_path / "merged")]) == 0
+    assert (tmp_path / "merged" / "results.json").exists()
+    (tmp_path / "bad.json").write_text('{"schema": "other/9"}')
+    assert main(["merge", str(tmp_path / "bad.json")]) == 2
+    assert "schema" in capsys.readouterr().err

@@ -1,0 +1,38 @@
+"""Output comparison: exact bytes, statuses, and the declared float tolerance."""
+
+import struct
+
+from harness.compare import difference
+from harness.outcome import Outcome
+from harness.workload import Compare
+
+
+def ok(out: bytes) -> Outcome:
+    return Outcome(stdout=out, exit_code=0)
+
+
+def tensor(*values) -> bytes:
+    return b"f32 %d\n" % len(values) + struct.pack(f"<{len(values)}f", *values)
+
+
+def test_exact_equal_and_differs():
+    assert difference(ok(b"abc"), ok(b"abc")) is None
+    assert "byte 1" in difference(ok(b"abc"), ok(b"axc"))
+
+
+def test_status_and_exit_code_must_match():
+    assert "status differs" in difference(ok(b""), Outcome(exit_code=2))
+    assert difference(Outcome(exit_code=2, stderr=b"a"), Outcome(exit_code=2, stderr=b"b")) is None
+    assert "status differs" in difference(Outcome(exit_code=2), Outcome(signal=11))
+
+
+def test_f32_tolerance():
+    cmp = Compare("f32-tensor", rtol=1e-6, atol=1e-6)
+    assert difference(ok(tensor(1.0, 2.0)), ok(tensor(1.0, 2.0000001)), cmp) is None
+    assert "outside" in difference(ok(tensor(1.0, 2.0)), ok(tensor(1.0, 2.1)), cmp)
+
+
+def test_nan_never_passes():
+    cmp = Compare("f32-tensor", rtol=1.0, atol=1.0)
+    assert difference(ok(tensor(float("nan"))), ok(tensor(float("nan"))) , cmp) is None  # identical bytes
+    assert "outside" in difference(ok(tensor(1.0)), ok(tensor(float("nan"))), cmp)

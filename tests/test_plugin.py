@@ -1,0 +1,88 @@
+"""The plugin as a user meets it, driven through pytester: options, errors, skips, results."""
+
+import json
+import shutil
+
+import pytest
+
+from harness.toolchain import build
+
+
+def run(pytester, *args):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_help_lists_options(pytester):
+    out = run(pytester, "--help").stdout.str()
+    for opt in ("--suite", "--form", "--runtime", "--arch", "--workloads", "--report-dir"):
+        assert opt in out
+
+
+def test_unknown_suite_is_a_clear_error(pytester):
+    result = run(pytester, "--suite", "speed")
+    assert result.ret != 0
+    assert "invalid choice: 'speed'" in result.stderr.str()
+
+
+def test_unknown_form_is_a_clear_error(pytester):
+    result = run(pytester, "--form", "vm")
+    assert result.ret != 0 and "unknown vm" in result.stderr.str()
+
+
+def test_bad_workload_manifest_is_one_message(pytester):
+    d = pytester.mkdir("mine")
+    (d / "w").mkdir()
+    (d / "w" / "workload.yaml").write_text("name: w\nsummary: s\ninput: {strategy: bytes}\ncolour: red\n")
+    result = run(pytester, "--workloads", str(d), "--suite", "smoke")
+    assert result.ret != 0
+    err = result.stderr.str()
+    assert "bad workload" in err and "colour" in err and "Traceback" not in err
+
+
+def test_results_written_with_every_claim(pytester, tmp_path):
+    out = tmp_path / "rep"
+    result = run(pytester, "--suite", "smoke", "--only-workloads", "sha256", "--form", "native,wasm",
+                 "--runtime", "wasmtime-py,wasmedge", "--report-dir", str(out), "--hypothesis-profile", "wasm-claims-quick")
+    result.assert_outcomes(passed=4, skipped=2)  # C and Rust variants; WasmEdge missing
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["schema"] == "wasm-claims/1" and doc["environment"]["arch"]
+    assert len(doc["claims"]) == 16 and all(c["verdict"] == "not-tested" and c["summary"] for c in doc["claims"])
+    recs = [r for r in doc["records"] if r["metric"] == "output_mismatch"]
+    assert {r["form"] for r in recs} == {"native", "wasm"} and all(r["value"] == 0 for r in recs)
+    assert any("WasmEdge not installed" in s["reason"] for s in doc["skips"])
+    assert "SAFETY-2" in (out / "index.html").read_text() and (out / "summary.md").exists()
+
+
+def test_user_workload_with_prebuilt_artifacts(pytester, builtin, tmp_path):
+    sha = builtin["sha256"]
+    d = pytester.mkdir("user") / "my-hash"
+    d.mkdir()
+    shutil.copy(build(sha, "wasm32-wasi").path, d / "hash.wasm")
+    shutil.copy(build(sha, "x86_64-linux").path, d / "hash-bin")
+    shutil.copy(sha.sources["python"], d / "hash.py")
+    (d / "workload.yaml").write_text(
+        "name: my-hash\nsummary: a user's prebuilt sha256\n"
+        "prebuilt: {wasm: hash.wasm, native: hash-bin, python: hash.py}\ninput: {strategy: bytes, max_size: 256}\n")
+    result = run(pytester, "--suite", "smoke", "--workloads", str(d.parent), "--only-workloads", "my-hash",
+                 "--form", "native,wasm", "--runtime", "wasmtime-py", "--report-dir", str(tmp_path / "r"),
+                 "--hypothesis-profile", "wasm-claims-quick", "-v")
+    result.assert_outcomes(passed=2)
+    assert "my-hash-native" in result.stdout.str()
+
+
+def test_mismatch_is_shrunk_and_reported(pytester, builtin, tmp_path):
+    """A Python reference that disagrees on 6..99-byte inputs (no seed is) is caught and shrunk."""
+    d = pytester.mkdir("user") / "lying"
+    shutil.copytree(builtin["sha256"].directory, d)
+    manifest = (d / "workload.yaml").read_text().replace("name: sha256", "name: lying")
+    (d / "workload.yaml").write_text("\n".join(line for line in manifest.splitlines() if "rust:" not in line))
+    (d / "main.py").write_text((d / "main.py").read_text().replace(
+        "import sys", "import sys\n_d = sys.stdin.buffer.peek(1 << 20)\n"
+        "if 5 < len(_d) < 100:\n    print('lie'); sys.exit(0)", 1))
+    result = run(pytester, "--suite", "smoke", "--workloads", str(d.parent), "--only-workloads", "lying",
+                 "--form", "native", "--report-dir", str(tmp_path / "r"))
+    result.assert_outcomes(failed=1)
+    assert "differs from the Python reference on input b'\\x00\\x00\\x00\\x00\\x00\\x00'" in result.stdout.str()
+    doc = json.loads((tmp_path / "r" / "results.json").read_text())
+    rec = next(r for r in doc["records"] if r["metric"] == "output_mismatch")
+    assert rec["value"] == 1 and rec["details"]["minimal_input_hex"] == (b"\0" * 6).hex()
