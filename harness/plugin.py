@@ -210,6 +210,18 @@ def reference(form_factory, workload):
     return form_factory(workload, FormSpec("python-process", "python", "cpython", host_arch()))
 
 
+def run_scale() -> str:
+    """How much work a suite should do: 'quick' (CI's end-to-end run), 'default' or 'thorough',
+    read from the active Hypothesis profile so one switch scales fuzzing and benchmarks alike."""
+    profile = settings._current_profile or "wasm-claims"
+    return {"wasm-claims-quick": "quick", "wasm-claims-thorough": "thorough"}.get(profile, "default")
+
+
+@pytest.fixture(scope="session")
+def scale() -> str:
+    return run_scale()
+
+
 @pytest.fixture
 def evidence(request) -> Evidence:
     state = request.config.stash[STATE]
