@@ -136,6 +136,31 @@ def records(min_size: int = 0, max_size: int = 8, max_field: int | None = None) 
     return _records(min_size, max_size, max_field)
 
 
+@st.composite
+def _oversized_records(draw, min_size: int, max_size: int, max_field: int, overflow_max: int) -> bytes:
+    key = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
+    out = b""
+    for _ in range(draw(st.integers(max(min_size, 1), max(1, min(max_size, 3))))):
+        k = draw(key).encode()
+        length = draw(st.one_of(st.integers(len(k) + 1, max(max_field, len(k) + 1)),
+                                st.integers(max_field + 1, max(overflow_max, max_field + 1))))
+        fill = draw(st.binary(min_size=1, max_size=8))
+        payload = k + b"=" + (fill * (length // len(fill) + 1))[: length - len(k) - 1]
+        out += struct.pack("<H", len(payload)) + payload
+    return out
+
+
+def oversized_records(min_size: int = 0, max_size: int = 8, max_field: int | None = None,
+                      overflow_max: int | None = None) -> st.SearchStrategy[bytes]:
+    """Records as `records` makes them, but with each payload length drawn on its own: half
+    within the declared field bound (max_field, default 64), half past it up to overflow_max
+    (default 64 x max_field, at most the u16 limit), filled with a short repeated pattern.
+    For searches that ask what a parser does with a length it should have refused."""
+    max_field = max_field or 64
+    overflow_max = min(overflow_max or 64 * max_field, 0xFFFF)
+    return _oversized_records(min_size, max_size, max_field, overflow_max)
+
+
 REGISTRY: dict[str, Strategy] = {
     "bytes": bytes_,
     "decimal_size": decimal_size,
@@ -143,6 +168,7 @@ REGISTRY: dict[str, Strategy] = {
     "model_output": model_output,
     "ppm_image": ppm_image,
     "records": records,
+    "oversized_records": oversized_records,
 }
 NAMES = frozenset(REGISTRY)
 
@@ -170,3 +196,19 @@ def with_seeds(test, workload):
     for seed in seed_inputs(workload):
         test = example(seed)(test)
     return given(for_workload(workload))(test)
+
+
+# Strategies that widen a manifest strategy past the bounds it declares (see defect_search).
+WIDENED: dict[str, Strategy] = {"records": oversized_records}
+
+
+def defect_search(workload) -> st.SearchStrategy[bytes]:
+    """Inputs for a search that looks for a planted defect by itself: the manifest's strategy
+    widened past its declared bounds (for records: payloads longer than max_field), or, for a
+    strategy without a widened form, the manifest's strategy with 16x its max_size. It never
+    reads the defect's trigger file."""
+    spec = workload.input
+    widened = WIDENED.get(spec.strategy)
+    if widened is not None:
+        return widened(min_size=spec.min_size, max_size=spec.max_size, **spec.params)
+    return REGISTRY[spec.strategy](min_size=spec.min_size, max_size=max(16 * spec.max_size, 1), **spec.params)
