@@ -109,6 +109,13 @@ def _rustc_candidates() -> list[str]:
     return list(dict.fromkeys(c for c in found if c and Path(c).exists()))
 
 
+def _rust_lld_usable(sysroot: str) -> bool:
+    """rustc links wasm32 with rust-lld: rustup ships it in the sysroot; Debian's is a symlink
+    to lld-14, which is only a recommended package (dangling without it)."""
+    bundled = list(Path(sysroot).glob("lib/rustlib/*/bin/rust-lld"))
+    return bool(shutil.which("rust-lld") or any(os.access(p, os.X_OK) for p in bundled))
+
+
 @functools.cache
 def rustc_for(rust_target: str) -> tuple[str, str]:
     """(rustc path, version) of a rustc whose sysroot has `rust_target`'s standard library."""
@@ -120,6 +127,9 @@ def rustc_for(rust_target: str) -> tuple[str, str]:
         except (OSError, subprocess.TimeoutExpired):
             continue
         if (Path(sysroot) / "lib" / "rustlib" / rust_target / "lib").is_dir():
+            if rust_target.startswith("wasm32") and not _rust_lld_usable(sysroot):
+                tried.append(f"{rustc} ({version}; its wasm linker rust-lld is missing: apt-get install lld-14)")
+                continue
             return rustc, version
         tried.append(f"{rustc} ({version})")
     raise ToolMissing(
@@ -202,3 +212,18 @@ def build(workload: Workload, target: str | Target, language: str = "c", *, prog
     tmp.replace(out)
     return Artifact(workload.name, language, target.name, out, _file_sha256(out), out.stat().st_size,
                     compiler, version, flags, False, time.perf_counter() - start)
+
+
+def build_c_file(source: Path, target: str | Target, *, name: str | None = None, cflags: tuple[str, ...] = (),
+                 progress=None) -> Artifact:
+    """Build one C file that is not a workload (e.g. the WASI-NN guests) for a target, through
+    the same compiler and content-hash cache as workloads; headers next to it count in the hash."""
+    from harness.workload import Compare, InputSpec
+
+    source = Path(source).resolve()
+    if not source.is_file():
+        raise BuildError(f"{source}: no such C source")
+    stub = Workload(name=name or source.stem, summary=f"C file {source.name}", directory=source.parent,
+                    manifest_path=source, layer=None, sources={"c": source}, prebuilt={},
+                    input=InputSpec("bytes"), compare=Compare(), timeout_s=BUILD_TIMEOUT_S, cflags=tuple(cflags))
+    return build(stub, target, "c", progress=progress)
