@@ -19,7 +19,7 @@ class Outcome:
     timed_out: bool = False
     wall_s: float = 0.0
     peak_memory_kb: int | None = None
-    memory_source: str | None = None  # "rusage", "linear-memory", "cgroup"
+    memory_source: str | None = None  # how it was measured, and what it includes (see process.RUSAGE_UPPER_BOUND)
     error: str | None = None  # the harness could not run it at all (and why)
     extra: dict = field(default_factory=dict)
 

@@ -75,7 +75,7 @@ class PersistentServer:
         return Outcome(
             stdout=out, stderr=err, exit_code=header["exit_code"], signal=header["signal"],
             timed_out=header["timed_out"], wall_s=header["wall_s"], peak_memory_kb=header["peak_rss_kb"],
-            memory_source="rusage",
+            memory_source="rusage of the forked request handler (includes the server it forked from)",
         )
 
     def close(self) -> None:
