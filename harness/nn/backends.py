@@ -1,0 +1,186 @@
+"""Tensor backends the WASI-NN host hands graphs to, and that the suite also calls directly.
+
+`reference` is onnx's ReferenceEvaluator (NumPy), `onnxruntime` its CPU execution provider
+(CUDA's when the installed build and the machine have it), `torch` a TorchScript module on
+CPU or CUDA. torch is optional (it is large): without it the backend says so and how to get it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+
+import numpy as np
+
+TORCH_MISSING = "torch not installed (pip install 'wasm-claims[torch]')"
+
+
+class BackendUnavailable(Exception):
+    """The backend or the target cannot run here; the message says what is missing."""
+
+
+class Graph:
+    """A loaded model: positional inputs in, positional outputs out (NumPy arrays)."""
+
+    n_inputs: int
+    n_outputs: int
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+class Backend:
+    name = ""
+    encoding = ""  # the graph_encoding name this backend loads
+    targets = ("cpu",)
+
+    def unavailable(self, target: str = "cpu") -> str | None:
+        """None when `target` can run here, else why not (and what would enable it)."""
+        return None if target in self.targets else f"{self.name} has no {target} target"
+
+    def version(self) -> str:
+        return ""
+
+    def load(self, model: bytes, target: str = "cpu") -> Graph:
+        raise NotImplementedError
+
+    def precision(self, target: str) -> str:
+        """The arithmetic the backend uses for float32 graphs on `target` (it sets the parity bound)."""
+        return f"fp32-{'cpu' if target == 'cpu' else 'gpu'}"
+
+
+def _check_inputs(inputs, n):
+    if len(inputs) != n:
+        raise ValueError(f"graph takes {n} inputs, got {len(inputs)}")
+
+
+class _OnnxGraph(Graph):
+    def __init__(self, run, input_names, n_outputs):
+        self._run = run
+        self._names = list(input_names)
+        self.n_inputs = len(self._names)
+        self.n_outputs = n_outputs
+
+    def run(self, inputs):
+        _check_inputs(inputs, self.n_inputs)
+        return [np.asarray(o) for o in self._run(dict(zip(self._names, inputs)))]
+
+
+class ReferenceBackend(Backend):
+    name, encoding = "reference", "onnx"
+
+    def version(self):
+        import onnx
+        return f"onnx {onnx.__version__} ReferenceEvaluator"
+
+    def load(self, model, target="cpu"):
+        import onnx
+        from onnx.reference import ReferenceEvaluator
+
+        if (reason := self.unavailable(target)) is not None:
+            raise BackendUnavailable(reason)
+        proto = onnx.load_from_string(bytes(model))
+        onnx.checker.check_model(proto)
+        ev = ReferenceEvaluator(proto)
+        names = [i.name for i in proto.graph.input]
+        return _OnnxGraph(lambda feeds: ev.run(None, feeds), names, len(proto.graph.output))
+
+
+class OnnxRuntimeBackend(Backend):
+    name, encoding = "onnxruntime", "onnx"
+    targets = ("cpu", "gpu")
+    threads = 1  # one intra-op thread: stable timings on a shared machine, same for both sides of NN-2
+
+    def version(self):
+        import onnxruntime
+        return f"onnxruntime {onnxruntime.__version__}"
+
+    def unavailable(self, target="cpu"):
+        import onnxruntime
+
+        if target == "gpu" and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            return ("no CUDA execution provider in this onnxruntime build / no GPU here "
+                    "(a CUDA machine with pip install onnxruntime-gpu)")
+        return super().unavailable(target)
+
+    def load(self, model, target="cpu"):
+        import onnxruntime
+
+        if (reason := self.unavailable(target)) is not None:
+            raise BackendUnavailable(reason)
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if target == "gpu" else ["CPUExecutionProvider"]
+        sess = onnxruntime.InferenceSession(bytes(model), opts, providers=providers)
+        names = [i.name for i in sess.get_inputs()]
+        return _OnnxGraph(lambda feeds: sess.run(None, feeds), names, len(sess.get_outputs()))
+
+
+@functools.cache
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+class _TorchGraph(Graph):
+    def __init__(self, module, device, n_inputs, n_outputs):
+        self._module, self._device = module, device
+        self.n_inputs, self.n_outputs = n_inputs, n_outputs
+
+    def run(self, inputs):
+        import torch
+
+        _check_inputs(inputs, self.n_inputs)
+        with torch.no_grad():
+            out = self._module(*[torch.from_numpy(np.ascontiguousarray(x)).to(self._device) for x in inputs])
+        outs = out if isinstance(out, (tuple, list)) else [out]
+        return [o.detach().cpu().numpy() for o in outs]
+
+
+class TorchBackend(Backend):
+    """TorchScript bytes (torch.jit.save); one input and one output, like the generated blocks."""
+
+    name, encoding = "torch", "pytorch"
+    targets = ("cpu", "gpu")
+
+    def version(self):
+        if not torch_available():
+            return "not installed"
+        import torch
+        return f"torch {torch.__version__}"
+
+    def unavailable(self, target="cpu"):
+        if not torch_available():
+            return TORCH_MISSING
+        import torch
+
+        if target == "gpu" and not torch.cuda.is_available():
+            return "no CUDA GPU visible to torch (run on a machine with a GPU)"
+        return super().unavailable(target)
+
+    def precision(self, target):
+        if target == "cpu":
+            return "fp32-cpu"
+        import torch
+        return "tf32-gpu" if torch.backends.cuda.matmul.allow_tf32 else "fp32-gpu"
+
+    def load(self, model, target="cpu"):
+        if (reason := self.unavailable(target)) is not None:
+            raise BackendUnavailable(reason)
+        import torch
+
+        device = "cuda" if target == "gpu" else "cpu"
+        module = torch.jit.load(io.BytesIO(bytes(model)), map_location=device).eval()
+        return _TorchGraph(module, device, 1, 1)
+
+
+BACKENDS = {b.name: b for b in (ReferenceBackend(), OnnxRuntimeBackend(), TorchBackend())}
+
+
+def backend(name: str) -> Backend:
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown WASI-NN backend {name!r} (known: {', '.join(BACKENDS)})") from None

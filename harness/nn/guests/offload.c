@@ -1,0 +1,69 @@
+/* Path (b): the block handed to the host through WASI-NN (wasi_ephemeral_nn, the lowered
+ * all-i32 ABI of WasmEdge's plugin), so the same module runs under WasmEdge unchanged.
+ * Also exports raw trampolines so the host calls can be fuzzed from inside a real guest. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#define NN_IMPORT(name) __attribute__((import_module("wasi_ephemeral_nn"), import_name(name)))
+#define WC_EXPORT(name) __attribute__((export_name(name)))
+
+NN_IMPORT("load") uint32_t nn_load(uint32_t builders, uint32_t n, uint32_t encoding, uint32_t target, uint32_t graph_out);
+NN_IMPORT("load_by_name") uint32_t nn_load_by_name(uint32_t name, uint32_t len, uint32_t graph_out);
+NN_IMPORT("init_execution_context") uint32_t nn_init_execution_context(uint32_t graph, uint32_t ctx_out);
+NN_IMPORT("set_input") uint32_t nn_set_input(uint32_t ctx, uint32_t index, uint32_t tensor);
+NN_IMPORT("compute") uint32_t nn_compute(uint32_t ctx);
+NN_IMPORT("get_output") uint32_t nn_get_output(uint32_t ctx, uint32_t index, uint32_t out, uint32_t out_max,
+                                               uint32_t written_out);
+
+typedef struct { uint32_t ptr, len; } wc_builder;
+typedef struct { uint32_t dims_ptr, dims_len, type, data_ptr, data_len; } wc_tensor;
+
+#define P(x) ((uint32_t)(uintptr_t)(x))
+
+WC_EXPORT("wc_alloc") void *wc_alloc(uint32_t size) { return malloc(size ? size : 1); }
+WC_EXPORT("wc_free") void wc_free(void *p) { free(p); }
+
+/* load one model from guest memory; returns the errno, the graph id through graph_out */
+WC_EXPORT("wc_nn_load") uint32_t wc_nn_load(const uint8_t *model, uint32_t len, uint32_t encoding, uint32_t target,
+                                            uint32_t *graph_out) {
+    wc_builder b = {P(model), len};
+    return nn_load(P(&b), 1, encoding, target, P(graph_out));
+}
+
+WC_EXPORT("wc_nn_load_by_name") uint32_t wc_nn_load_by_name(const char *name, uint32_t len, uint32_t *graph_out) {
+    return nn_load_by_name(P(name), len, P(graph_out));
+}
+
+WC_EXPORT("wc_nn_init") uint32_t wc_nn_init(uint32_t graph, uint32_t *ctx_out) {
+    return nn_init_execution_context(graph, P(ctx_out));
+}
+
+/* set_input, compute, get_output, `iterations` times: the offloaded block as a guest runs it */
+WC_EXPORT("wc_nn_run") uint32_t wc_nn_run(uint32_t ctx, uint32_t type, uint32_t rank, const uint32_t *dims,
+                                          const void *x, uint32_t x_bytes, void *out, uint32_t out_max,
+                                          uint32_t *written, uint32_t iterations) {
+    wc_tensor t = {P(dims), rank, type, P(x), x_bytes};
+    for (uint32_t i = 0; i < iterations; i++) {
+        uint32_t e = nn_set_input(ctx, 0, P(&t));
+        if (e) return e;
+        if ((e = nn_compute(ctx))) return e;
+        if ((e = nn_get_output(ctx, 0, P(out), out_max, P(written)))) return e;
+    }
+    return 0;
+}
+
+/* raw trampolines: whatever arguments the fuzzer picks go to the host unchanged */
+WC_EXPORT("raw_load") uint32_t raw_load(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e) {
+    return nn_load(a, b, c, d, e);
+}
+WC_EXPORT("raw_load_by_name") uint32_t raw_load_by_name(uint32_t a, uint32_t b, uint32_t c) {
+    return nn_load_by_name(a, b, c);
+}
+WC_EXPORT("raw_init_execution_context") uint32_t raw_init(uint32_t a, uint32_t b) {
+    return nn_init_execution_context(a, b);
+}
+WC_EXPORT("raw_set_input") uint32_t raw_set_input(uint32_t a, uint32_t b, uint32_t c) { return nn_set_input(a, b, c); }
+WC_EXPORT("raw_compute") uint32_t raw_compute(uint32_t a) { return nn_compute(a); }
+WC_EXPORT("raw_get_output") uint32_t raw_get_output(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e) {
+    return nn_get_output(a, b, c, d, e);
+}

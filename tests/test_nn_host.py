@@ -1,0 +1,235 @@
+"""The WASI-NN host: bounds checks, errno mapping, ABI profiles, and a small guest end to end."""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+
+import numpy as np
+import pytest
+import wasmtime
+
+from harness.nn import parity
+from harness.nn.abi import DEFAULT_PROFILE, PROFILES, Errno, profile
+from harness.nn.backends import OnnxRuntimeBackend, ReferenceBackend, TorchBackend, torch_available
+from harness.nn.guest import WasmGuest, build_guest
+from harness.nn.host import NNHost
+from harness.nn.memory import Fault, GuestMemory
+from harness.nn.models import ModelSpec, model_bytes, reference64
+from harness.nn.paths import PathSpec, Runner
+from harness.runtimes.wasmtime_py import engine
+
+SPEC = ModelSpec("softmax", 8, seed=11, max_rows=4)
+
+
+@pytest.fixture(scope="module")
+def offload_wasm():
+    return build_guest("offload").path
+
+
+@pytest.fixture
+def arena(offload_wasm):
+    """A guest on an onnxruntime host, with the model, a name and a valid tensor in its memory."""
+    host = NNHost([OnnxRuntimeBackend(), TorchBackend()], audit=True)
+    model = model_bytes(SPEC, "onnx")
+    host.register("softmax", model)
+    g = WasmGuest(offload_wasm, host)
+    a = type("Arena", (), {})()
+    a.host, a.g, a.model = host, g, (g.put(model), len(model))
+    a.name = g.put(b"softmax")
+    a.out4 = g.alloc(4)
+    a.x = np.arange(16, dtype=np.float32).reshape(2, 8) / 7
+    a.dims, a.data = g.put(np.array([2, 8], np.uint32)), g.put(a.x)
+    a.tensor = g.put(struct.pack("<5I", a.dims, 2, 1, a.data, 64))
+    a.buf = g.alloc(64)
+    a.size = g.memory.data_len(g.store)
+    return a
+
+
+def u32(a, ptr):
+    return int.from_bytes(a.g.get(ptr, 4), "little")
+
+
+def raw(a, fn, *args):
+    return a.g.call(f"raw_{fn}", *[(v & 0xFFFFFFFF) - (1 << 32) if v & 0x80000000 else v for v in args])
+
+
+def builders(a, *pairs):
+    return a.g.put(b"".join(struct.pack("<2I", p, n) for p, n in pairs))
+
+
+def ready_context(a) -> int:
+    assert raw(a, "load", builders(a, a.model), 1, 1, 0, a.out4) == Errno.success
+    assert raw(a, "init_execution_context", u32(a, a.out4), a.out4) == Errno.success
+    return u32(a, a.out4)
+
+
+# -- bounds ------------------------------------------------------------------------------
+class _FakeMemory:
+    """Stands in for wasmtime.Memory: a 100-byte buffer with the two methods GuestMemory uses."""
+
+    def __init__(self, n):
+        self.buf = ctypes.create_string_buffer(n)
+        self.n = n
+
+    def data_len(self, _):
+        return self.n
+
+    def get_buffer_ptr(self, _, size, offset):
+        return (ctypes.c_ubyte * size).from_address(ctypes.addressof(self.buf) + offset)
+
+
+def test_guest_memory_rejects_every_range_not_wholly_inside():
+    audit: list = []
+    mem = GuestMemory(None, _FakeMemory(100), audit)
+    mem.write(96, b"abcd")
+    assert mem.read(96, 4) == b"abcd"
+    for ptr, n in [(97, 4), (100, 1), (0xFFFFFFFF, 2), (0, 101), (50, 2**32)]:
+        with pytest.raises(Fault):
+            mem.read(ptr, n)
+    with pytest.raises(Fault):
+        mem.write(98, b"xyz")
+    assert all(p + n <= size for p, n, size in audit)
+
+
+# -- errno mapping -----------------------------------------------------------------------
+def test_load_errnos(arena):
+    a = arena
+    assert raw(a, "load", a.size - 4, 1, 1, 0, a.out4) == Errno.invalid_argument  # builder array past the end
+    assert raw(a, "load", builders(a, (a.size - 2, 8)), 1, 1, 0, a.out4) == Errno.invalid_argument  # builder bytes
+    assert raw(a, "load", builders(a, a.model), 1, 1, 0, a.size - 3) == Errno.invalid_argument  # graph id out
+    assert raw(a, "load", builders(a, a.model), 1, 99, 0, a.out4) == Errno.invalid_encoding
+    assert raw(a, "load", builders(a, a.model), 1, 0, 0, a.out4) == Errno.invalid_encoding  # openvino: no backend
+    assert raw(a, "load", builders(a, a.model), 1, 1, 7, a.out4) == Errno.invalid_argument  # unknown target
+    assert raw(a, "load", builders(a, a.model), 0, 1, 0, a.out4) == Errno.invalid_argument  # no builder
+    assert raw(a, "load", builders(a, (a.name, 7)), 1, 1, 0, a.out4) == Errno.invalid_argument  # not a model
+    if "CUDAExecutionProvider" not in __import__("onnxruntime").get_available_providers():
+        assert raw(a, "load", builders(a, a.model), 1, 1, 1, a.out4) == Errno.unsupported_operation
+    if not torch_available():
+        assert raw(a, "load", builders(a, a.model), 1, 3, 0, a.out4) == Errno.unsupported_operation
+    assert raw(a, "load", builders(a, a.model), 1, 1, 0, a.out4) == Errno.success
+    assert a.host.unexpected == []
+
+
+def test_load_by_name_and_context_errnos(arena):
+    a = arena
+    missing = a.g.put(b"nope")
+    assert raw(a, "load_by_name", missing, 4, a.out4) == Errno.not_found
+    assert raw(a, "load_by_name", a.name, 2**31, a.out4) == Errno.invalid_argument
+    assert raw(a, "load_by_name", a.name, 7, a.out4) == Errno.success
+    assert raw(a, "init_execution_context", 5, a.out4) == Errno.invalid_argument
+    assert raw(a, "init_execution_context", 0, 0xFFFFFFFF) == Errno.invalid_argument
+    assert raw(a, "compute", 3) == Errno.invalid_argument
+
+
+def test_tensor_and_output_errnos(arena):
+    a = arena
+    ctx = ready_context(a)
+
+    def tensor(dims_ptr, rank, ttype, data_ptr, data_len):
+        return a.g.put(struct.pack("<5I", dims_ptr, rank, ttype, data_ptr, data_len))
+
+    assert raw(a, "compute", ctx) == Errno.invalid_argument  # inputs not set
+    assert raw(a, "get_output", ctx, 0, a.buf, 64, a.out4) == Errno.invalid_argument  # before compute
+    assert raw(a, "set_input", ctx, 0, a.size - 10) == Errno.invalid_argument  # struct past the end
+    assert raw(a, "set_input", ctx, 0, tensor(a.dims, 2, 1, a.data, 60)) == Errno.invalid_argument  # wrong length
+    assert raw(a, "set_input", ctx, 0, tensor(a.dims, 0, 1, a.data, 64)) == Errno.invalid_argument  # rank 0
+    assert raw(a, "set_input", ctx, 0, tensor(a.dims, 2, 99, a.data, 64)) == Errno.invalid_argument  # type
+    assert raw(a, "set_input", ctx, 0, tensor(a.size - 4, 2, 1, a.data, 64)) == Errno.invalid_argument  # dims
+    assert raw(a, "set_input", ctx, 0, tensor(a.dims, 2, 1, a.size - 32, 64)) == Errno.invalid_argument  # data
+    huge = a.g.put(np.array([65536, 65536], np.uint32))
+    assert raw(a, "set_input", ctx, 0, tensor(huge, 2, 1, a.data, 64)) == Errno.too_large
+    assert raw(a, "set_input", ctx, 1, a.tensor) == Errno.invalid_argument  # input index
+    assert raw(a, "set_input", ctx, 0, a.tensor) == Errno.success
+    assert raw(a, "compute", ctx) == Errno.success
+    assert raw(a, "get_output", ctx, 1, a.buf, 64, a.out4) == Errno.invalid_argument  # output index
+    assert raw(a, "get_output", ctx, 0, a.size - 8, 64, a.out4) == Errno.invalid_argument  # buffer past the end
+    assert raw(a, "get_output", ctx, 0, a.buf, 63, a.out4) == Errno.too_large
+    assert u32(a, a.out4) == 64  # the size needed is reported
+    assert raw(a, "get_output", ctx, 0, a.buf, 64, a.out4) == Errno.success
+    out = np.frombuffer(a.g.get(a.buf, 64), np.float32).reshape(2, 8)
+    assert parity.relative_error(out, reference64(SPEC, a.x)) < 1e-6
+    assert a.host.unexpected == []
+    assert all(p + n <= size for p, n, size in a.host.audit)
+
+
+def test_a_guest_without_memory_gets_missing_memory():
+    host = NNHost(OnnxRuntimeBackend())
+    linker = wasmtime.Linker(engine())
+    host.define(linker)
+    module = wasmtime.Module(engine(), """(module
+      (import "wasi_ephemeral_nn" "compute" (func $compute (param i32) (result i32)))
+      (func (export "go") (result i32) (call $compute (i32.const 0))))""")
+    store = wasmtime.Store(engine())
+    store.set_fuel(10**9)
+    store.set_epoch_deadline(10**6)
+    inst = linker.instantiate(store, module)
+    assert inst.exports(store)["go"](store) == Errno.missing_memory
+
+
+# -- ABI profiles --------------------------------------------------------------------------
+def test_profiles_number_tensor_types_differently():
+    cur, old = profile(), profile("witx-legacy")
+    assert DEFAULT_PROFILE == cur.name == "witx-current"
+    assert (cur.type_code("f32"), cur.type_code("f64"), cur.type_code("u8"), cur.type_code("i64")) == (1, 2, 3, 5)
+    assert (old.type_code("f32"), old.type_code("u8"), old.type_code("i32")) == (1, 2, 3)
+    assert cur.encoding_code("ggml") == 6 and 6 not in old.encodings
+    assert cur.encoding_code("onnx") == old.encoding_code("onnx") == 1
+    assert set(PROFILES) == {"witx-current", "witx-legacy"}
+    with pytest.raises(ValueError, match="unknown WASI-NN ABI profile"):
+        profile("nope")
+
+
+@pytest.mark.parametrize("abi,code,ok", [("witx-current", 2, True), ("witx-legacy", 2, False),
+                                         ("witx-legacy", 4, False), ("witx-current", 4, True)])
+def test_set_input_reads_the_type_through_the_profile(offload_wasm, abi, code, ok):
+    """Code 2 is f64 now and u8 before; 8 bytes per element only fit the f64 reading."""
+    host = NNHost(ReferenceBackend(), abi)
+    host.register("softmax", model_bytes(SPEC, "onnx"))
+    g = WasmGuest(offload_wasm, host)
+    gp = g.alloc(4)
+    assert g.call("wc_nn_load_by_name", g.put(b"softmax"), 7, gp) == 0
+    assert g.call("wc_nn_init", int.from_bytes(g.get(gp, 4), "little"), gp) == 0
+    ctx = int.from_bytes(g.get(gp, 4), "little")
+    itemsize = 8 if code == 2 else 4
+    t = g.put(struct.pack("<5I", g.put(np.array([1, 8], np.uint32)), 2, code, g.alloc(8 * itemsize), 8 * itemsize))
+    got = g.call("raw_set_input", ctx, 0, t)
+    assert (got == Errno.success) == ok, (abi, code, got, host.last_error)
+
+
+# -- end to end ----------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["wasi-nn", "python-direct", "wasm-pure", "native-pure"])
+def test_small_block_end_to_end(path):
+    spec = ModelSpec("mlp", 16, 32, "gelu", seed=3, max_rows=4)
+    backend = "pure-c" if "pure" in path else "onnxruntime"
+    target = {"wasm-pure": "wasm", "native-pure": "native"}.get(path, "cpu")
+    x = np.random.default_rng(1).standard_normal((3, 16)).astype(np.float32)
+    out = Runner(PathSpec(path, backend, target), spec).run(x)
+    assert parity.relative_error(out, reference64(spec, x)) < parity.BOUNDS["fp32-cpu"]
+
+
+def test_reference_backend_agrees_with_float64_numpy():
+    for spec in (ModelSpec("layernorm", 32, seed=1), ModelSpec("attention", 16, seed=2)):
+        x = np.random.default_rng(0).standard_normal((5, spec.d)).astype(np.float32)
+        out = ReferenceBackend().load(model_bytes(spec, "onnx")).run([x])[0]
+        assert parity.relative_error(out, reference64(spec, x)) < 1e-6
+
+
+def test_nan_never_passes():
+    ref = np.ones((2, 2))
+    assert parity.violates(parity.relative_error(np.array([[1, np.nan], [1, 1]]), ref), 1.0)
+    assert parity.violates(parity.relative_error(np.ones((2, 3)), ref), 1.0)
+    assert not parity.violates(parity.relative_error(ref, ref), 0.0)
+
+
+def test_build_c_file_reports_a_missing_source(tmp_path):
+    from harness.toolchain import BuildError, build_c_file
+
+    with pytest.raises(BuildError, match="no such C source"):
+        build_c_file(tmp_path / "missing.c", "wasm32-wasi-reactor")
+
+
+def test_torch_rows_skip_with_the_install_hint_when_torch_is_missing():
+    if torch_available():
+        pytest.skip("torch is installed here")
+    assert TorchBackend().unavailable("cpu") == "torch not installed (pip install 'wasm-claims[torch]')"
