@@ -126,10 +126,12 @@ def rule_ratio_vs_claim(records, metric, claimed):
     return word, summary, fig
 
 
-def rule_no_escapes(records, metric, group_by="runtime"):
+def rule_no_escapes(records, metric, group_by="runtime", exclude_forms=()):
     """Value 1 is a violation (escape, mismatch, corruption). Grouped so the summary says
-    which runtimes held and which did not."""
-    recs = _usable(records, metric)
+    which runtimes held and which did not. Records of `exclude_forms` (e.g. native positive
+    controls) do not decide the verdict; the summary says how many of them escaped."""
+    controls = [r for r in _usable(records, metric) if r.get("form") in exclude_forms]
+    recs = [r for r in _usable(records, metric) if r.get("form") not in exclude_forms]
     if not recs:
         return None
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -146,7 +148,12 @@ def rule_no_escapes(records, metric, group_by="runtime"):
     if failed:
         first = bad[failed[0]][0]
         summary += f"; violated: {', '.join(failed)} (e.g. {_where(first)}: {first.get('details', {}).get('probe', first.get('test', ''))})"
-    return word, summary, {"n": len(recs), "violations": n_bad, "held": held, "violated": failed}
+    figures = {"n": len(recs), "violations": n_bad, "held": held, "violated": failed}
+    if controls:
+        escaped = sum(1 for r in controls if r["value"] >= 1)
+        summary += f"; positive controls ({', '.join(sorted(set(exclude_forms)))}): {escaped} of {len(controls)} escaped"
+        figures["controls"], figures["controls_escaped"] = len(controls), escaped
+    return word, summary, figures
 
 
 def rule_contrast(records, metric, expect_low, expect_high):

@@ -22,6 +22,25 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Preopen:
+    """A host directory the guest may reach under `guest` (read-only where the runtime can say so)."""
+
+    host: Path
+    guest: str
+    writable: bool = True
+
+
+@dataclass(frozen=True)
+class WasiSetup:
+    """What a run grants the guest beyond stdio: extra argv, environment, preopened
+    directories. The default grants nothing, which is what every run got before."""
+
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    preopens: tuple[Preopen, ...] = ()
+
+
+@dataclass(frozen=True)
 class Availability:
     available: bool
     version: str = ""
@@ -32,7 +51,7 @@ class Session(abc.ABC):
     """A loaded module ready to run many inputs (compiled once)."""
 
     @abc.abstractmethod
-    def run(self, stdin: bytes, timeout_s: float) -> Outcome: ...
+    def run(self, stdin: bytes, timeout_s: float, wasi: WasiSetup | None = None) -> Outcome: ...
 
     def close(self) -> None:
         """Release what the session holds (nothing by default)."""
@@ -40,7 +59,7 @@ class Session(abc.ABC):
 
 class WasmRuntime(abc.ABC):
     name: ClassVar[str]
-    # Known capabilities: in-process, fuel, epoch, memory-limit, preopen, foreign-arch, sockets
+    # Known capabilities: in-process, fuel, epoch, memory-limit, preopen, preopen-readonly, foreign-arch, sockets
     capabilities: ClassVar[frozenset[str]]
 
     @abc.abstractmethod

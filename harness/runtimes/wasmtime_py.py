@@ -15,7 +15,7 @@ from importlib.metadata import version
 import wasmtime
 
 from harness.outcome import Outcome
-from harness.runtimes.base import Availability, Limits, Session, WasmRuntime
+from harness.runtimes.base import Availability, Limits, Session, WasiSetup, WasmRuntime
 from harness.toolchain import cache_root, host_arch
 
 EPOCH_TICK_S = 0.01
@@ -86,11 +86,13 @@ class WasmtimePySession(Session):
         store.set_limits(memory_size=self.limits.memory_bytes)
         return store
 
-    def run(self, stdin: bytes, timeout_s: float) -> Outcome:
+    def run(self, stdin: bytes, timeout_s: float, wasi: WasiSetup | None = None) -> Outcome:
         store = self.new_store(timeout_s)
         out: list[bytes] = []
         err: list[bytes] = []
-        wasi = wasmtime.WasiConfig()
+        setup, wasi = wasi, wasmtime.WasiConfig()
+        if setup is not None:
+            _grant(wasi, setup)
         with tempfile.NamedTemporaryFile(prefix="wc-stdin-") as f:
             f.write(stdin)
             f.flush()
@@ -113,11 +115,20 @@ class WasmtimePySession(Session):
                 err.append(f"wasm trap: {kind}\n".encode())
             except wasmtime.WasmtimeError as exc:
                 result.error = f"wasmtime: {str(exc).splitlines()[0]}"
+                result.extra["error_text"] = str(exc)[:4000]  # the cause (e.g. a guest pointer out of bounds)
             result.wall_s = time.perf_counter() - start
         memory = _linear_memory_kb(store, locals().get("instance"))
         result.stdout, result.stderr = b"".join(out), b"".join(err)
         result.peak_memory_kb, result.memory_source = memory, "linear-memory" if memory else None
         return result
+
+
+def _grant(wasi: wasmtime.WasiConfig, setup: WasiSetup) -> None:
+    """Extra argv, env and preopens (read-only ones through fs_mutable=False)."""
+    wasi.argv = ["module.wasm", *setup.args]
+    wasi.env = [list(kv) for kv in setup.env]
+    for p in setup.preopens:
+        wasi.preopen_dir(str(p.host), p.guest, fs_mutable=p.writable)
 
 
 def _linear_memory_kb(store, instance) -> int | None:
@@ -129,7 +140,7 @@ def _linear_memory_kb(store, instance) -> int | None:
 
 class WasmtimePy(WasmRuntime):
     name = "wasmtime-py"
-    capabilities = frozenset({"in-process", "fuel", "epoch", "memory-limit", "preopen"})
+    capabilities = frozenset({"in-process", "fuel", "epoch", "memory-limit", "preopen", "preopen-readonly"})
 
     def availability(self, arch: str | None = None) -> Availability:
         if arch not in (None, host_arch()):

@@ -1,0 +1,192 @@
+"""Runs one probe once, in one form, against freshly planted canaries, and judges the run.
+
+The word for a run (`outcome`) is one of denied, trapped, killed, escaped, host-crashed,
+inconclusive. It is decided in this order: a canary reached, or a guest report the harness can
+check showing an access outside the sandbox, is an escape (observed, whatever else failed); a
+canary that was not in place makes the run prove nothing (inconclusive); so does a write to
+the read-only folder under a runtime that cannot make one read-only; a runtime that died is a
+host crash; where a native run is the positive control and it did not escape, the Wasm run
+proves nothing (inconclusive, "positive control failed"), never denied; then killed (a
+deadline), trapped, or denied (the guest finished and reached nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import canary as canary_mod
+from harness.outcome import Outcome
+from harness.probes.params import Layout
+from harness.probes.registry import Probe
+from harness.process import run_process
+from harness.runtimes import Preopen, Session, WasiSetup
+
+OUTCOMES = ("denied", "trapped", "killed", "escaped", "host-crashed", "inconclusive")
+RANK = {"escaped": 5, "host-crashed": 4, "killed": 3, "trapped": 2, "denied": 2, "inconclusive": 0}
+PROBE_TIMEOUT_S = 5.0
+GUEST_RW, GUEST_RO = canary_mod.GUEST_RW, canary_mod.GUEST_RO
+_LINK_REFUSED = re.compile(r"unknown import[^\n]*|LinkError[^\n]*|import[^\n]*(not been defined|requires a callable)[^\n]*")
+_HOST_DIED = re.compile(r"panicked at|FATAL ERROR|Segmentation fault|core dumped|double free|Aborted")
+_CAUSE = re.compile(r"^\s*\d+: ([A-Za-z][^\n]*)$", re.M)
+
+
+def host_ended(text: str) -> str | None:
+    """Why a runtime ended the guest from a host call (wasmtime: 'error while executing ...'
+    and a cause such as 'Pointer out of bounds'), or None."""
+    if "error while executing" not in text:
+        return None
+    text = text.split("Stack backtrace:")[0]
+    causes = [c for c in _CAUSE.findall(text) if not c.startswith(("error while executing", "failed to"))]
+    causes += [m.group(1) for m in re.finditer(r"Caused by:\s*\n\s*([A-Za-z][^\n]*)", text)]
+    return causes[-1].strip()[:160] if causes else "a host call failed"
+
+
+@dataclass
+class Run:
+    """One run of a probe in one form: what came back and what the canaries saw."""
+
+    form: str  # native or the runtime's name
+    outcome: Outcome
+    hits: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+    report: dict = field(default_factory=dict)
+
+    @property
+    def output(self) -> bytes:
+        return self.outcome.stdout + self.outcome.stderr
+
+
+@dataclass
+class Judgement:
+    outcome: str
+    escape: int
+    reason: str
+
+
+def parse_report(stdout: bytes) -> dict[str, list]:
+    """A guest's report lines: `T 0000abcd` (WAT, hex) or `KEY rest` (C), by first word."""
+    report: dict[str, list] = {}
+    for line in stdout.decode("latin-1").splitlines():
+        word, _, rest = line.strip().partition(" ")
+        if len(word) == 1 and re.fullmatch(r"[0-9a-f]{8}", rest):
+            report.setdefault(word, []).append(int(rest, 16))
+        elif word.isupper() and word.isalpha() and len(word) > 1:
+            report.setdefault(word, []).append(rest)
+    return report
+
+
+def layout(c: canary_mod.Canaries, *, wasm: bool) -> Layout:
+    return Layout(rw=GUEST_RW if wasm else str(c.rw), ro=GUEST_RO if wasm else str(c.ro), host_rw=c.rw,
+                  outside=c.outside, secret=c.secret, target=c.target, port=c.port, envname=c.env_name)
+
+
+def wasi_grant(c: canary_mod.Canaries) -> WasiSetup:
+    """The writable and the read-only folder, nothing else (no env, no args)."""
+    return WasiSetup(preopens=(Preopen(c.rw, GUEST_RW, True), Preopen(c.ro, GUEST_RO, False)))
+
+
+def run_native(p: Probe, binary: Path, choices, timeout_s: float = PROBE_TIMEOUT_S) -> Run:
+    """The positive control: the same source as a host process, with the canary variable in
+    its inherited environment and real host paths."""
+    with canary_mod.plant() as c:
+        missing = c.missing()
+        out = run_process([str(binary)], p.stdin(choices, layout(c, wasm=False)), timeout_s, cwd=c.rw)
+        hits = c.check(out.stdout + out.stderr)
+        return Run("native", out, hits, missing + c.unsure, parse_report(out.stdout))
+
+
+def run_wasm(p: Probe, runtime: str, session: Session, choices, timeout_s: float = PROBE_TIMEOUT_S) -> Run:
+    with canary_mod.plant() as c:
+        missing = c.missing()
+        out = session.run(p.stdin(choices, layout(c, wasm=True)), timeout_s, wasi=wasi_grant(c))
+        hits = c.check(out.stdout + out.stderr)
+        return Run(runtime, out, hits, missing + c.unsure, parse_report(out.stdout))
+
+
+def _finished(p: Probe, run: Run) -> bool:
+    return b"PROBE-DONE" in run.outcome.stdout if p.language == "c" else "D" in run.report
+
+
+def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None = None, choices=None) -> Judgement:
+    """The word for one run (see the module docstring for the order)."""
+    out = run.outcome
+    must_trap = p.expect_trap(choices) if p.expect_trap is not None and choices is not None else None
+    hits, ro_hits = run.hits, []
+    if run.form != "native" and "preopen-readonly" not in capabilities:
+        ro_hits = [h for h in hits if h.canary == "readonly-dir"]
+        hits = [h for h in hits if h.canary != "readonly-dir"]
+    if hits:  # observed: an escape even if another canary failed
+        return Judgement("escaped", 1, "; ".join(f"{h.canary}: {h.how}" for h in hits))
+    seen = p.judge(choices, run.report) if p.judge is not None and choices is not None else None
+    if seen:
+        return Judgement("escaped", 1, seen)
+    if run.missing:
+        return Judgement("inconclusive", 0, f"canary missing: {'; '.join(run.missing)}")
+    if ro_hits and p.needs_readonly:
+        return Judgement("inconclusive", 0, f"{run.form} cannot make a preopen read-only, so the guest was given a "
+                                            f"writable one ({ro_hits[0].how})")
+    text = (out.extra.get("error_text") or out.error or "") + "\n" + out.stderr.decode("utf-8", "replace")
+    died = _HOST_DIED.search(text)
+    if run.form != "native" and (out.signal is not None or died):
+        why = f"signal {out.signal}" if out.signal is not None else died.group(0)
+        return Judgement("host-crashed", 1, f"the {run.form} process died ({why}): {out.describe()[:200]}")
+    if p.native and control is not None and run.form != "native" and not control.hits:
+        why = "canary missing in the native run" if control.missing else f"native run: {control.outcome.describe()[:160]}"
+        return Judgement("inconclusive", 0, f"positive control failed ({why})")
+    if out.timed_out:
+        by = "the runtime's own deadline (epoch/fuel)" if out.trap else "the harness's timeout (the runtime has no deadline of its own)"
+        return Judgement("killed", 0, f"stopped by {by} after {out.wall_s:.1f}s")
+    if out.trap is not None:
+        wrong = must_trap is False
+        return Judgement("trapped", 0, f"trap {out.trap}" + (" where the spec says no trap (a semantics bug, not an escape)" if wrong else ""))
+    ended = host_ended(text) if run.form != "native" else None
+    if ended:
+        return Judgement("trapped", 0, f"the runtime ended the guest in a host call: {ended}")
+    link = _LINK_REFUSED.search(text)
+    if link:
+        return Judgement("denied", 0, f"the runtime refused to link the module: {link.group(0)[:160]}")
+    if out.error:
+        return Judgement("inconclusive", 0, f"could not run: {out.error[:200]}")
+    if run.form == "native" and out.signal is not None:
+        return Judgement("trapped", 0, f"native process killed by signal {out.signal}")
+    if not _finished(p, run):
+        return Judgement("inconclusive", 0, f"the guest did not finish its attempts: {out.describe()[:200]}")
+    if must_trap:
+        return Judgement("escaped", 1, "finished where the operation must trap")
+    return Judgement("denied", 0, "finished; no canary reached" + (", and its report checks out" if p.judge else ""))
+
+
+@dataclass
+class Tally:
+    """The runs of one probe in one form across Hypothesis examples, summed up for one record."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    first: dict = field(default_factory=dict)  # outcome -> (reason, choices)
+    wall_s: float = 0.0
+
+    def add(self, j: Judgement, choices, wall_s: float) -> None:
+        self.outcomes[j.outcome] += 1
+        self.first.setdefault(j.outcome, (j.reason, repr(choices)[:300]))
+        self.wall_s += wall_s
+
+    @property
+    def worst(self) -> str:
+        if not self.outcomes:
+            return "inconclusive"
+        conclusive = [o for o in self.outcomes if o != "inconclusive"]
+        if not conclusive:
+            return "inconclusive"
+        return max(conclusive, key=lambda o: (RANK[o], self.outcomes[o]))
+
+    @property
+    def escape(self) -> int:
+        return int(self.worst in ("escaped", "host-crashed"))
+
+    def details(self) -> dict:
+        worst = self.worst
+        reason, choices = self.first.get(worst, ("no runs", ""))
+        return {"reason": reason, "params": choices, "examples": sum(self.outcomes.values()),
+                "outcomes": dict(self.outcomes), "wall_s": round(self.wall_s, 3)}

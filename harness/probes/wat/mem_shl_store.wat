@@ -1,0 +1,17 @@
+;; i32.store (i32.shl idx k) of a marker (k in 1..3, param 1), then a plain read-back at the
+;; wrapped address the harness computed (param 2): it must hold the marker.
+(module
+  ;; @prelude
+  (memory (export "memory") 1)
+  (func $store (param $i i32) (param $k i32)
+    (block $k3 (block $k2 (block $k1
+      (br_table $k1 $k1 $k2 $k3 $k3 (local.get $k)))
+      (i32.store (i32.shl (local.get $i) (i32.const 1)) (i32.const 0xC0FFEE11)) (return))
+      (i32.store (i32.shl (local.get $i) (i32.const 2)) (i32.const 0xC0FFEE11)) (return))
+    (i32.store (i32.shl (local.get $i) (i32.const 3)) (i32.const 0xC0FFEE11)))
+  (func (export "_start")
+    (call $fill_pattern) (call $read_params)
+    (call $put (i32.const 83) (call $arg (i32.const 0)))
+    (call $store (call $arg (i32.const 0)) (call $arg (i32.const 1)))
+    (call $put (i32.const 86) (i32.load (call $arg (i32.const 2))))
+    (call $put (i32.const 68) (i32.const 0))))
