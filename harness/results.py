@@ -57,6 +57,14 @@ def _git_commit() -> str:
     return _cmd("git", "-C", str(root), "rev-parse", "--short", "HEAD") or "unknown"
 
 
+def _docker_image() -> str:
+    """The local Python image's tag and id (its content digest), so a report says which image was measured."""
+    from harness.images import PYTHON_IMAGE_TAG
+
+    image_id = _cmd("docker", "image", "inspect", "--format", "{{.Id}}", PYTHON_IMAGE_TAG)
+    return f"{PYTHON_IMAGE_TAG} {image_id}" if image_id.startswith("sha256:") else f"{PYTHON_IMAGE_TAG}: not built (wasm-claims image build)"
+
+
 def _gpu() -> str:
     if shutil.which("nvidia-smi"):
         return _cmd("nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader") or "nvidia-smi failed"
@@ -90,6 +98,7 @@ def environment() -> dict:
         "zig": zig,
         "runtimes": runtimes,
         "docker": _cmd("docker", "version", "--format", "{{.Server.Version}}") or "not reachable",
+        "docker_image": _docker_image(),
         "qemu": {s.arch: (s.version if s.available else f"not available: {s.reason}") for s in arch_mod.all_support()},
         "gpu": _gpu(),
         "harness_version": __version__,
@@ -155,10 +164,62 @@ def merge(paths: list[Path]) -> dict:
         if key in machines:
             raise ResultsError(f"{path}: machine {key} appears twice in the inputs (same results given twice?)")
         machines[key] = env
-        records += [{**r, "machine": key} for r in doc["records"]]
+        records += [_on_machine(r, key, env) for r in doc["records"]]
         skips += [{**s, "machine": key} for s in doc.get("skips", [])]
         suites += [s for s in doc["run"].get("suites", []) if s not in suites]
+    records += cross_machine_records(records)
     meta = {"merged_from": [str(p) for p in paths], "started": min(d["run"].get("started", "") for d in docs),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     merged = build_results(records, skips=skips, suites_run=suites, meta=meta, env={"machines": machines})
     return merged
+
+
+def _on_machine(record: dict, key: str, env: dict) -> dict:
+    """Tag a record with its machine and, where the test did not say, whether its arch was
+    that machine's own (native) or emulated."""
+    details = dict(record.get("details") or {})
+    if record.get("arch") and env.get("arch") and "emulated" not in details:
+        details["emulated"] = record["arch"] != env["arch"]
+    return {**record, "machine": key, "details": details}
+
+
+# What a transcript difference between machines means, per kind of row (output_transcript's group).
+_CROSS_METRIC = {"wasm": ("wasm_output_mismatch", "PORT-2"), "native": ("native_not_portable", "PORT-1")}
+
+
+def cross_machine_records(records: list[dict]) -> list[dict]:
+    """Compare output transcripts (input hash -> outcome digest, written by the portability
+    suite) of rows that ran on different machines: the same module (wasm) or the same source
+    (native) on the same inputs. The first machine's first row of a group is the baseline;
+    each row of another machine gets a record saying whether its answers matched on the
+    inputs both saw."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if r.get("metric") == "output_transcript" and (r.get("details") or {}).get("group"):
+            groups.setdefault(r["details"]["group"], []).append(r)
+    out = []
+    for group, rows in groups.items():
+        metric, claim = _CROSS_METRIC.get(group.split(":", 1)[0], (None, None))
+        base = rows[0]
+        others = [r for r in rows if r.get("machine") != base.get("machine")]
+        if metric is None or not others:
+            continue
+        ref = base["details"].get("transcript") or {}
+        for row in others:
+            mine = row["details"].get("transcript") or {}
+            common = sorted(set(ref) & set(mine))
+            if not common:
+                continue
+            bad = [k for k in common if ref[k] != mine[k]]
+            out.append({
+                "suite": row.get("suite", "portability"), "test": "wasm-claims merge (cross-machine)", "claim": claim,
+                "workload": row.get("workload"), "form": row.get("form"), "runtime": row.get("runtime"),
+                "arch": row.get("arch"), "machine": row.get("machine"), "metric": metric, "value": 1 if bad else 0,
+                "unit": "bool", "outcome": "mismatch" if bad else "identical",
+                "details": {"cross_machine": True, "group": group, "emulated": row["details"].get("emulated"),
+                            "module_sha256": row["details"].get("module_sha256"),
+                            "compared_with": {k: base.get(k) for k in ("machine", "form", "runtime", "arch")}
+                            | {"emulated": base["details"].get("emulated")},
+                            "common_inputs": len(common), "mismatched_input_sha256": bad[:10]},
+            })
+    return out
