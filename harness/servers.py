@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.forms.base import FormSpec, FormUnavailable
+from harness.forms.container import ContainerLifecycle
 from harness.toolchain import ToolMissing, build_c_file, cache_root, host_arch
 from harness.workload import BUILTIN_DIR
 
@@ -50,6 +52,16 @@ CONTAINER_LABEL = "wasm-claims"
 
 class ServerStartError(RuntimeError):
     """A server that did not come up; the message carries its logs."""
+
+
+def python_reference(module_name: str = "agent_events_reference"):
+    """agent_events.py (the Python form) imported, with the fixture's BPE vocabulary loaded:
+    its answer() is the reference every serving form is checked against."""
+    spec = importlib.util.spec_from_file_location(module_name, SERVER_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.use_bpe(BPE_DIR)
+    return module
 
 
 def serving_specs(runtimes: list[str] | None = None, forms: list[str] | None = None) -> list[FormSpec]:
@@ -228,21 +240,8 @@ class ProcessServer(Server):
 
 
 @dataclass(eq=False)
-class ContainerServer(Server):
+class ContainerServer(ContainerLifecycle, Server):
     container: object = None
-
-    def alive(self) -> bool:
-        try:
-            self.container.reload()
-        except Exception:  # noqa: BLE001 - gone is not alive
-            return False
-        return self.container.status in ("created", "running")
-
-    def logs(self) -> str:
-        try:
-            return self.container.logs().decode("utf-8", "replace")
-        except Exception as exc:  # noqa: BLE001
-            return f"(no logs: {exc})"
 
     def memory(self) -> dict:
         """The container's own cgroup accounting (docker stats): usage now and its peak."""

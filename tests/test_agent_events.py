@@ -3,7 +3,6 @@ answers, which every serving form is checked against, on hand-picked lines."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -13,11 +12,7 @@ from harness import servers
 
 @pytest.fixture(scope="module")
 def ae():
-    spec = importlib.util.spec_from_file_location("agent_events_under_test", servers.SERVER_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.use_bpe(servers.BPE_DIR)
-    return module
+    return servers.python_reference("agent_events_under_test")
 
 
 def test_an_event_is_routed_and_tokenized_like_bpe_tokenize(ae):

@@ -30,9 +30,11 @@ RUN_LIMITS = dict(
 )
 
 
-class _ContainerServer:
-    def __init__(self, container):
-        self.container = container
+class ContainerLifecycle:
+    """Liveness and logs of a docker SDK container held in `self.container`; shared by the
+    persistent form's server and the agent suite's serving container."""
+
+    container: object
 
     def alive(self) -> bool:
         try:
@@ -46,6 +48,11 @@ class _ContainerServer:
             return self.container.logs().decode("utf-8", "replace")
         except Exception as exc:  # noqa: BLE001
             return f"(no logs: {exc})"
+
+
+class _ContainerServer(ContainerLifecycle):
+    def __init__(self, container):
+        self.container = container
 
     def stop(self) -> None:
         try:

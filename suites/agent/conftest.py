@@ -6,7 +6,6 @@ those); it lives in agent-events/ next to this file and is started by harness.se
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 
@@ -39,11 +38,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def agent_reference():
     """agent_events.py, the Python form, imported: its answer() is the reference."""
-    spec = importlib.util.spec_from_file_location("agent_events_reference", servers.SERVER_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.use_bpe(servers.BPE_DIR)
-    return module
+    return servers.python_reference()
 
 
 @pytest.fixture(scope="session")

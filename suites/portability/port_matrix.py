@@ -191,6 +191,27 @@ class Search:
         return best
 
 
+class PairedRuns:
+    """Runs one input on a baseline row and a target row (the baseline's outcome cached across
+    tests in `cache`) and keeps both rows' transcripts (input hash -> outcome digest)."""
+
+    def __init__(self, workload: Workload, base, base_spec, target, target_spec, cache: dict):
+        self.workload, self.base, self.base_spec, self.target, self.target_spec = workload, base, base_spec, target, target_spec
+        self.cache = cache
+        self.base_runs: dict[str, str] = {}
+        self.runs: dict[str, str] = {}
+
+    def __call__(self, data: bytes) -> tuple[Outcome, Outcome]:
+        key = (self.workload.name, self.base_spec.id, data)
+        if key not in self.cache:
+            self.cache[key] = checked(self.base.run(data), self.base_spec.id)
+        expected = self.cache[key]
+        actual = checked(self.target.run(data), self.target_spec.id)
+        k = input_key(data)
+        self.base_runs[k], self.runs[k] = digest(expected), digest(actual)
+        return expected, actual
+
+
 def findings_details(findings: list[Finding]) -> dict:
     """Record details: the first finding's input at the top (the report's convention), every
     kind of difference in `findings`."""

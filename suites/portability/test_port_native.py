@@ -29,23 +29,12 @@ def test_native_output_matches_host_build(subject, target_spec, form_factory, ba
     target = form_factory(workload, target_spec)
     base_art = port_log.artifact(evidence, workload, base_spec, base, "PORT-1")
     art = port_log.artifact(evidence, workload, target_spec, target, "PORT-1")
-    runs: dict[str, str] = {}
-    base_runs: dict[str, str] = {}
-
-    def pair(data: bytes):
-        key = (workload.name, base_spec.id, data)
-        if key not in baseline_runs:
-            baseline_runs[key] = port_matrix.checked(base.run(data), base_spec.id)
-        expected = baseline_runs[key]
-        actual = port_matrix.checked(target.run(data), target_spec.id)
-        k = port_matrix.input_key(data)
-        base_runs[k], runs[k] = port_matrix.digest(expected), port_matrix.digest(actual)
-        return expected, actual
+    pair = port_matrix.PairedRuns(workload, base, base_spec, target, target_spec, baseline_runs)
 
     search = port_matrix.Search(workload, f"portability/native/{workload.name}/{target_spec.arch}")
     findings = search.run(pair, kinds=port_matrix.MAX_KINDS)
-    port_log.transcript("native", workload, base_spec, base_art, base_runs, "PORT-1")
-    port_log.transcript("native", workload, target_spec, art, runs, "PORT-1")
+    port_log.transcript("native", workload, base_spec, base_art, pair.base_runs, "PORT-1")
+    port_log.transcript("native", workload, target_spec, art, pair.runs, "PORT-1")
     evidence.record(
         "native_not_portable", 1 if findings else 0, "bool", workload=workload, spec=target_spec,
         outcome="differs" if findings else "same-output", kind="output-across-arches", examples=search.examples,

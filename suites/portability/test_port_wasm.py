@@ -41,23 +41,12 @@ def test_same_module_same_output(subject, target_spec, form_factory, foreign_was
     art = port_log.artifact(evidence, workload, target_spec, target, "PORT-2")
     module = art.get("sha256")
     assert module == base_art.get("sha256"), "the rows must run the same module bytes"
-    runs: dict[str, str] = {}
-    base_runs: dict[str, str] = {}
-
-    def pair(data: bytes):
-        key = (workload.name, base_spec.id, data)
-        if key not in baseline_runs:
-            baseline_runs[key] = port_matrix.checked(base.run(data), base_spec.id)
-        expected = baseline_runs[key]
-        actual = port_matrix.checked(target.run(data), target_spec.id)
-        k = port_matrix.input_key(data)
-        base_runs[k], runs[k] = port_matrix.digest(expected), port_matrix.digest(actual)
-        return expected, actual
+    pair = port_matrix.PairedRuns(workload, base, base_spec, target, target_spec, baseline_runs)
 
     search = port_matrix.Search(workload, f"portability/wasm/{workload.name}/{target_spec.id}")
     findings = search.run(pair, kinds=port_matrix.MAX_KINDS)
-    port_log.transcript("wasm", workload, base_spec, base_art, base_runs, "PORT-2")
-    port_log.transcript("wasm", workload, target_spec, art, runs, "PORT-2")
+    port_log.transcript("wasm", workload, base_spec, base_art, pair.base_runs, "PORT-2")
+    port_log.transcript("wasm", workload, target_spec, art, pair.runs, "PORT-2")
     evidence.record(
         "wasm_output_mismatch", 1 if findings else 0, "bool", workload=workload, spec=target_spec,
         outcome="mismatch" if findings else "identical", module_sha256=module, module_bytes=art.get("size"),
