@@ -101,8 +101,17 @@ def rule_any_above(records, metric, threshold):
         return None
     hits = [r for r in recs if r["value"] > threshold]
     word = "supported" if hits else "refuted"
-    shown = "; ".join(_where(r) for r in hits[:4])
+    shown = "; ".join(list(dict.fromkeys(_observation(r) for r in hits))[:4])
     return word, f"{len(hits)} of {len(recs)} observations show it{': ' + shown if shown else ''}", _spread(recs)
+
+
+def _observation(record: dict) -> str:
+    """Where a record was made and, when the test said, how (e.g. 'started on aarch64')."""
+    details = record.get("details") or {}
+    how = details.get("how") or details.get("kind")
+    started_on = details.get("started_on")
+    extra = ", ".join(x for x in (f"started on {started_on}" if started_on else "", how or "") if x)
+    return f"{_where(record)} ({extra})" if extra else _where(record)
 
 
 def rule_ratio_vs_claim(records, metric, claimed):
