@@ -190,8 +190,10 @@ RULES = {
 }
 
 
-def decide(claim: Claim, records: list[dict], not_tested_reason: str) -> Verdict:
-    """The verdict for one claim from the records that name it."""
+def decide(claim: Claim, records: list[dict], not_tested_reason: str, untested: list[str] = ()) -> Verdict:
+    """The verdict for one claim from the records that name it. `untested`: skip reasons of
+    rows that would have given evidence; a decided verdict names them, so a claim decided on
+    CPU rows alone says that the GPU rows were not tested."""
     params = {k: v for k, v in claim.rule.items() if k != "name"}
     mine = [r for r in records if r.get("claim") == claim.id]
     result = RULES[claim.rule["name"]](mine, **params) if mine else None
@@ -199,4 +201,9 @@ def decide(claim: Claim, records: list[dict], not_tested_reason: str) -> Verdict
         reason = not_tested_reason if not mine else f"{len(mine)} records, none usable for metric {params.get('metric')} ({not_tested_reason})"
         return Verdict(claim, "not-tested", reason)
     word, summary, figures = result
+    if untested:
+        reasons = sorted(set(untested))
+        summary += (f"; not tested here: {len(untested)} rows ({'; '.join(reasons[:2])}"
+                    f"{f'; +{len(reasons) - 2} more reasons' if len(reasons) > 2 else ''})")
+        figures = {**figures, "untested_rows": len(untested)}
     return Verdict(claim, word, summary, figures)

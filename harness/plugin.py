@@ -243,8 +243,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
     out_dir = _report_dir(config)
-    if state is None or out_dir is None:
-        return
+    if state is None or out_dir is None or config.option.collectonly:
+        return  # --collect-only measures nothing: keep the last run's report
     from hypothesis import settings as hyp_settings
 
     from harness.report import write_report

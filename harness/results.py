@@ -109,7 +109,9 @@ def environment() -> dict:
 def build_results(records: list[dict], *, skips: list[dict], suites_run: list[str], meta: dict,
                   env: dict | None = None) -> dict:
     """The whole results document, verdicts included."""
-    verdicts = [claims.decide(c, records, _not_tested_reason(c, skips, suites_run)).to_dict() for c in claims.registry()]
+    verdicts = [claims.decide(c, records, _not_tested_reason(c, skips, suites_run),
+                              [s["reason"] for s in skips if s.get("claim") == c.id]).to_dict()
+                for c in claims.registry()]
     return {
         "schema": SCHEMA,
         "environment": env if env is not None else environment(),

@@ -53,6 +53,15 @@ def test_results_written_with_every_claim(pytester, tmp_path):
     assert "SAFETY-2" in (out / "index.html").read_text() and (out / "summary.md").exists()
 
 
+def test_collect_only_keeps_the_last_report(pytester, tmp_path):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "results.json").write_text("{}")
+    result = run(pytester, "--suite", "smoke", "--only-workloads", "sha256", "--collect-only", "--report-dir", str(out))
+    assert result.ret == 0
+    assert (out / "results.json").read_text() == "{}" and not (out / "index.html").exists()
+
+
 def test_user_workload_with_prebuilt_artifacts(pytester, builtin, tmp_path):
     sha = builtin["sha256"]
     d = pytester.mkdir("user") / "my-hash"

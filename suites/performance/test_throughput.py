@@ -120,11 +120,9 @@ def _speed1_largest(evidence, workload, spec, py, results) -> bool:
 
 
 @pytest.mark.claim("SPEED-2")
+@pytest.mark.workloads(lambda w: w.layer in PRE_POST)  # the claim is about these layers only (layer in workload.yaml)
 def test_python_over_wasm_pre_post(workload, perf, evidence):
     """Python (process, container) over each Wasm runtime on a pre/post-processing workload."""
-    if workload.layer not in PRE_POST:
-        pytest.skip(f"{workload.name} is in the {workload.layer or 'unlabelled'} layer; SPEED-2 is about "
-                    f"{' and '.join(PRE_POST)} (layer in workload.yaml)")
     wasm, missing = _measured(perf, workload, [s for s in _compiled_specs(perf, workload) if s.form == "wasm"])
     if not wasm:
         pytest.skip("no Wasm form could be measured: " + "; ".join(missing))
