@@ -143,6 +143,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("workloads")
     workloads = [w for w in state.workloads if marker is None or marker.args[0](w)]
+    if marker is not None and not workloads:
+        needs = marker.kwargs.get("needs", "a workload its @pytest.mark.workloads predicate accepts")
+        skip = pytest.mark.skip(reason=f"none of the selected workloads fits: it needs {needs} (see --only-workloads)")
+        argnames = ["workload", "form_spec"] if "form_spec" in names else ["workload"]
+        metafunc.parametrize(argnames, [pytest.param(*[None] * len(argnames), marks=skip)], ids=["no-workload"])
+        return
     if "form_spec" in names:
         exclude = getattr(metafunc.module, "EXCLUDE_FORMS", ())
         combos = [(w, s) for w in workloads for s in all_specs(w, exclude=exclude, **_spec_filter(metafunc.config))]

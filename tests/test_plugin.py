@@ -53,6 +53,19 @@ def test_results_written_with_every_claim(pytester, tmp_path):
     assert "SAFETY-2" in (out / "index.html").read_text() and (out / "summary.md").exists()
 
 
+def test_workload_predicate_that_fits_nothing_skips_with_what_it_needs(pytester):
+    pytester.makepyfile(test_needs="""
+        import pytest
+
+        @pytest.mark.workloads(lambda w: False, needs="a workload nobody has")
+        def test_it(workload, form_spec):
+            raise AssertionError("must not run")
+    """)
+    result = run(pytester, "-rs", "--only-workloads", "sha256")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*it needs a workload nobody has*"])
+
+
 def test_collect_only_keeps_the_last_report(pytester, tmp_path):
     out = tmp_path / "rep"
     out.mkdir()

@@ -120,7 +120,7 @@ def _speed1_largest(evidence, workload, spec, py, results) -> bool:
 
 
 @pytest.mark.claim("SPEED-2")
-@pytest.mark.workloads(lambda w: w.layer in PRE_POST)  # the claim is about these layers only (layer in workload.yaml)
+@pytest.mark.workloads(lambda w: w.layer in PRE_POST, needs="a pre- or post-processing workload (layer in workload.yaml)")
 def test_python_over_wasm_pre_post(workload, perf, evidence):
     """Python (process, container) over each Wasm runtime on a pre/post-processing workload."""
     wasm, missing = _measured(perf, workload, [s for s in _compiled_specs(perf, workload) if s.form == "wasm"])

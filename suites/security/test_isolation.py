@@ -24,7 +24,8 @@ from harness.forms import FormUnavailable
 from harness.forms.embedded import open_embedded
 from harness.plugin import _progress
 
-pytestmark = pytest.mark.workloads(lambda w: w.defect is not None and "c" in w.sources)
+pytestmark = pytest.mark.workloads(lambda w: w.defect is not None and "c" in w.sources,
+                                  needs="a workload with a planted defect and a C source (record-parser)")
 
 SWEEP_LENGTHS = (96, 128, 256, 512, 1024, 2048, 4096)  # the fallback when the search finds nothing
 

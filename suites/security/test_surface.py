@@ -23,7 +23,7 @@ from harness.forms.python_process import python_interpreter
 from harness.runtimes import RUNTIMES
 from harness.toolchain import BuildError, ToolMissing, build, host_arch, native_target
 
-pytestmark = pytest.mark.workloads(lambda w: "c" in w.sources and w.has("python"))
+pytestmark = pytest.mark.workloads(lambda w: "c" in w.sources and w.has("python"), needs="a workload with C and Python sources")
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 TRACE_TIMEOUT_S = 60
