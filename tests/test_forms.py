@@ -1,6 +1,8 @@
 """Every form runs a workload to one uniform Outcome, and every fault ends as an outcome
 (timeout, crash, trap), never a hang or a harness traceback."""
 
+from pathlib import Path
+
 import pytest
 
 from harness.forms import FormSpec, FormUnavailable, open_form
@@ -62,3 +64,13 @@ def test_foreign_arch_native_runs_under_qemu_or_says_why(builtin):
     with opened(FormSpec("native", "c", "os", other), builtin["sha256"]) as form:
         out = form.run(b"abc")
     assert out.stdout.startswith(b"ba7816bf") and form.details["emulated"]
+
+
+def test_runner_preloads_stdlib_imports_but_not_its_own_neighbours(tmp_path, monkeypatch):
+    from harness.forms import python_runner
+
+    # As when run as a script: the runner's folder (holding base.py) is first on sys.path.
+    monkeypatch.syspath_prepend(str(Path(python_runner.__file__).parent))
+    script = tmp_path / "wl.py"
+    script.write_text("import base\nimport json\nimport no_such_module_xyz\nfrom os import path\n")
+    assert python_runner.preload_imports(str(script)) == ["json", "os"]
