@@ -186,3 +186,11 @@ def test_records_keep_the_report_conventions(builtin):
     for side in ("numerator", "denominator"):
         assert {"form", "runtime", "arch", "median", "min", "max", "unit", "repeats"} <= set(r["details"][side])
     assert len(ev.sink) == 2
+
+
+def test_cold_start_docker_flags_are_the_container_forms_limits():
+    from harness.bench.coldstart import DOCKER_FLAGS
+
+    assert DOCKER_FLAGS == ("--network", "none", "--memory", "512m", "--memory-swap", "512m", "--cpus", "1",
+                            "--pids-limit", "128", "--read-only", "--tmpfs", "/tmp:size=64m", "--cap-drop", "ALL",
+                            "--security-opt", "no-new-privileges")

@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Callable
 
 from harness.bench import BenchError
+from harness.forms.container import docker_run_flags
 from harness.outcome import Outcome
 from harness.process import run_process
 
-DOCKER_FLAGS = ("--network", "none", "--memory", "512m", "--memory-swap", "512m", "--cpus", "1",
-                "--pids-limit", "128", "--read-only", "--tmpfs", "/tmp:size=64m", "--cap-drop", "ALL",
-                "--security-opt", "no-new-privileges")
+DOCKER_FLAGS = docker_run_flags()  # the container form's limits, as `docker run` flags
 DOCKER_TIMEOUT_S = 120
 
 

@@ -30,6 +30,23 @@ RUN_LIMITS = dict(
 )
 
 
+def docker_run_flags(limits: dict = RUN_LIMITS) -> tuple[str, ...]:
+    """The same settings as `docker run` command-line flags, for where the CLI itself is what
+    is measured (cold start), so both kinds of run stay under one set of limits."""
+    flags: list[str] = ["--network", limits["network_mode"], "--memory", limits["mem_limit"],
+                        "--memory-swap", limits["memswap_limit"], "--cpus", f"{limits['nano_cpus'] / 1e9:g}",
+                        "--pids-limit", str(limits["pids_limit"])]
+    if limits.get("read_only"):
+        flags.append("--read-only")
+    for path, options in limits.get("tmpfs", {}).items():
+        flags += ["--tmpfs", f"{path}:{options}"]
+    for cap in limits.get("cap_drop", []):
+        flags += ["--cap-drop", cap]
+    for opt in limits.get("security_opt", []):
+        flags += ["--security-opt", opt]
+    return tuple(flags)
+
+
 class ContainerLifecycle:
     """Liveness and logs of a docker SDK container held in `self.container`; shared by the
     persistent form's server and the agent suite's serving container."""
