@@ -4,12 +4,8 @@ apart from the harness's own memory), and the container's own cgroup accounting.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -18,57 +14,20 @@ from harness.bench import BenchError
 from harness.bench.coldstart import docker_run_command
 from harness.outcome import Outcome
 from harness.process import run_process
-from harness.toolchain import ToolMissing, cache_root, host_arch
+from harness.toolchain import build_c_file, native_target
 
 # Why a helper: a child's ru_maxrss keeps the high-water mark of the memory it had before
 # exec (Linux carries signal->maxrss across exec), so a program spawned straight from the
 # harness (a Python process of tens of MB) reports the harness's size, not its own. This
 # tiny static launcher forks the program from itself (a few hundred KiB) and writes the
 # child's ru_maxrss to a file, passing stdin/stdout/stderr and the exit status through.
-MAXRSS_C = r"""
-#include <signal.h>
-#include <stdio.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: wc-maxrss REPORT_FILE PROGRAM [ARG...]\n"); return 125; }
-    pid_t pid = fork();
-    if (pid < 0) { perror("wc-maxrss: fork"); return 125; }
-    if (pid == 0) { execvp(argv[2], argv + 2); perror("wc-maxrss: exec"); _exit(127); }
-    int status; struct rusage ru;
-    if (wait4(pid, &status, 0, &ru) < 0) { perror("wc-maxrss: wait4"); return 125; }
-    FILE *f = fopen(argv[1], "w");
-    if (f) { fprintf(f, "%ld\n", ru.ru_maxrss); fclose(f); }
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) { signal(WTERMSIG(status), SIG_DFL); kill(getpid(), WTERMSIG(status)); }
-    return 125;
-}
-"""
+MAXRSS_C = Path(__file__).with_name("maxrss.c")
 
 
 def maxrss_launcher() -> Path:
-    """The launcher, built once with zig (cached by source hash)."""
-    key = hashlib.sha256(MAXRSS_C.encode() + host_arch().encode()).hexdigest()[:16]
-    out = cache_root() / "tools" / f"wc-maxrss-{key}"
-    if out.is_file():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="wc-maxrss-") as tmp:
-        src, tmp_out = Path(tmp) / "maxrss.c", Path(tmp) / "wc-maxrss"
-        src.write_text(MAXRSS_C)
-        cmd = [sys.executable, "-m", "ziglang", "cc", "-target", f"{host_arch()}-linux-musl", "-O2", "-static", "-s",
-               str(src), "-o", str(tmp_out)]
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ToolMissing(f"cannot build the peak-RSS launcher with zig: {exc}") from None
-        if r.returncode != 0:
-            raise ToolMissing(f"cannot build the peak-RSS launcher with zig: {r.stderr.strip()[:500]}")
-        staged = out.with_name(f"{out.name}.tmp{os.getpid()}")
-        shutil.copy2(tmp_out, staged)
-        staged.replace(out)
-    return out
+    """The launcher, built once for the host like any workload (toolchain cache)."""
+    return build_c_file(MAXRSS_C, native_target(), name="wc-maxrss").path
+
 
 # Runs the workload as __main__ inside the container, then reports the cgroup's peak
 # (v2 memory.peak, else v1 max_usage_in_bytes) and its own ru_maxrss on stderr.
