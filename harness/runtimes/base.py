@@ -57,10 +57,29 @@ class Session(abc.ABC):
         """Release what the session holds (nothing by default)."""
 
 
+class VersionUnavailable(Exception):
+    """A requested runtime version cannot be installed or driven here; the message is one line
+    naming the version and why (pip's or cargo's own words, shortened)."""
+
+
 class WasmRuntime(abc.ABC):
+    """One row of the runtime matrix: an engine run in one mode (and, when asked for, one
+    installed version). `name` is the row's id in --runtime, records and the report."""
+
     name: ClassVar[str]
-    # Known capabilities: in-process, fuel, epoch, memory-limit, preopen, preopen-readonly, foreign-arch, sockets
+    engine: ClassVar[str] = ""  # engine family (wasmtime, v8, wasmedge, wasmer, wasmi); "" = name
+    mode: ClassVar[str] = "default"  # interp, aot, jit, cranelift, singlepass, llvm, ...
+    # Known capabilities: in-process, fuel, epoch, memory-limit, preopen, preopen-readonly, foreign-arch, sockets, wasi-nn
     capabilities: ClassVar[frozenset[str]]
+
+    def for_version(self, version: str, progress=print) -> "WasmRuntime":
+        """This row pinned to another installable version (installed into the cache on first
+        use; `--runtime NAME==VERSION`). Raises VersionUnavailable with a one-line reason."""
+        raise VersionUnavailable(f"{self.name} has no installable versions (it is found on PATH)")
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine or self.name
 
     @abc.abstractmethod
     def availability(self, arch: str | None = None) -> Availability: ...
