@@ -66,5 +66,7 @@ def table(path: Path = ADVISORIES_FILE) -> tuple[Advisory, ...]:
 
 
 def flagged(runtime: str, version: str, probe: str | None = None, path: Path = ADVISORIES_FILE) -> list[Advisory]:
-    """Advisories whose range holds this runtime version (only those naming `probe`, if given)."""
+    """Advisories whose range holds this runtime version (only those naming `probe`, if given).
+    A pinned row (`wasmtime-py@6.0.0`) is looked up under its runtime's name."""
+    runtime = runtime.partition("@")[0]
     return [a for a in table(path) if a.affects(runtime, version) and (probe is None or probe in a.probes)]

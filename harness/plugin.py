@@ -74,14 +74,46 @@ def _csv(choices):
     return parse
 
 
+def _runtime_specs(value: str) -> list[str]:
+    """--runtime: NAME or NAME==VERSION, comma-separated (versions are resolved at configure)."""
+    from harness.runtimes.versions import check_name
+
+    try:
+        return [check_name(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_runtime_specs.__name__ = "comma-separated list"
+
+
+def _resolve_runtimes(config: pytest.Config) -> None:
+    """Replace --runtime specs by row names, installing and registering pinned versions."""
+    from harness.runtimes import VersionUnavailable
+    from harness.runtimes.versions import resolve_all
+
+    specs = config.getoption("runtime")
+    if specs:
+        try:
+            config.option.runtime = resolve_all(specs, progress=lambda m: print(f"[wasm-claims] {m}", flush=True))
+        except VersionUnavailable as exc:
+            raise pytest.UsageError(f"--runtime: {exc}") from None
+
+
+def selected_runtimes(config: pytest.Config) -> list[str]:
+    """The runtime rows a run covers: --runtime's rows (pinned versions included), else every registered one."""
+    return list(config.getoption("runtime") or RUNTIMES)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("wasm-claims", "wasm-claims: evidence for Rust + Wasm vs Python claims")
     g.addoption("--suite", choices=SUITE_CHOICES, action="append", default=None,
                 help="run a verification suite from suites/ (repeatable; 'all' = every suite)")
     g.addoption("--form", type=_csv(FORMS), default=None, metavar="F[,F]",
                 help=f"execution forms to run (default: all of {', '.join(FORMS)})")
-    g.addoption("--runtime", type=_csv(tuple(RUNTIMES)), default=None, metavar="R[,R]",
-                help=f"Wasm runtimes to run (default: all of {', '.join(RUNTIMES)}; missing ones are skipped with the reason)")
+    g.addoption("--runtime", type=_runtime_specs, default=None, metavar="R[==V][,R]",
+                help=f"Wasm runtimes to run (default: all of {', '.join(RUNTIMES)}; missing ones are skipped with the reason); "
+                     "NAME==VERSION installs that version into the cache and runs it as row NAME@VERSION (e.g. wasmtime-py==6.0.0)")
     g.addoption("--arch", type=_csv(("x86_64", "aarch64", "riscv64", "s390x", "all")), default=None, metavar="A[,A]",
                 help=f"CPU architectures (default: the host's, {host_arch()}; 'all' adds qemu-emulated ones)")
     g.addoption("--workloads", action="append", default=[], metavar="PATH",
@@ -106,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("hypothesis_profile", None) is None:
         settings.load_profile(os.environ.get("WASM_CLAIMS_HYPOTHESIS_PROFILE", "wasm-claims"))
     state.suites = _selected_suites(config)
+    _resolve_runtimes(config)
     if state.suites and config.args_source != pytest.Config.ArgsSource.ARGS:
         missing = [s for s in state.suites if not results_mod.suite_implemented(s)]
         if missing:

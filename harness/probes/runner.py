@@ -24,13 +24,20 @@ from harness.probes.registry import Probe
 from harness.process import run_process
 from harness.runtimes import Preopen, Session, WasiSetup
 
-OUTCOMES = ("denied", "trapped", "killed", "escaped", "host-crashed", "inconclusive")
-RANK = {"escaped": 5, "host-crashed": 4, "killed": 3, "trapped": 2, "denied": 2, "inconclusive": 0}
+OUTCOMES = ("denied", "trapped", "killed", "escaped", "out-of-bounds-access", "host-crashed", "not-tested", "inconclusive")
+RANK = {"escaped": 6, "out-of-bounds-access": 5, "host-crashed": 4, "killed": 3, "trapped": 2, "denied": 2, "inconclusive": 0}
+FINDINGS = ("escaped", "out-of-bounds-access", "host-crashed")  # count against SAFETY-2
 PROBE_TIMEOUT_S = 5.0
 GUEST_RW, GUEST_RO = canary_mod.GUEST_RW, canary_mod.GUEST_RO
 _LINK_REFUSED = re.compile(r"unknown import[^\n]*|LinkError[^\n]*|import[^\n]*(not been defined|requires a callable)[^\n]*")
 _HOST_DIED = re.compile(r"panicked at|FATAL ERROR|Segmentation fault|core dumped|double free|Aborted")
 _CAUSE = re.compile(r"^\s*\d+: ([A-Za-z][^\n]*)$", re.M)
+
+
+def version_gap(rt, capability: str) -> str | None:
+    """Why this runtime row (a pinned version) lacks a capability its engine has elsewhere, or None."""
+    missing = getattr(rt, "missing", None)
+    return missing().get(capability) if callable(missing) else None
 
 
 def host_ended(text: str) -> str | None:
@@ -139,6 +146,9 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
     if out.timed_out:
         by = "the runtime's own deadline (epoch/fuel)" if out.trap else "the harness's timeout (the runtime has no deadline of its own)"
         return Judgement("killed", 0, f"stopped by {by} after {out.wall_s:.1f}s")
+    if out.trap is not None and must_trap is False and p.category == "memory" and "bounds" in out.trap:
+        return Judgement("out-of-bounds-access", 1, f"trap {out.trap} where the spec says the access is in bounds: "
+                                                    "the engine's access left linear memory")
     if out.trap is not None:
         wrong = must_trap is False
         return Judgement("trapped", 0, f"trap {out.trap}" + (" where the spec says no trap (a semantics bug, not an escape)" if wrong else ""))
@@ -183,7 +193,7 @@ class Tally:
 
     @property
     def escape(self) -> int:
-        return int(self.worst in ("escaped", "host-crashed"))
+        return int(self.worst in FINDINGS)
 
     def details(self) -> dict:
         worst = self.worst

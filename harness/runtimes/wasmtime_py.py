@@ -3,8 +3,12 @@ modules cached (serialized) by module hash and engine version."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -15,11 +19,14 @@ from importlib.metadata import version
 import wasmtime
 
 from harness.outcome import Outcome
-from harness.runtimes.base import Availability, Limits, Session, WasiSetup, WasmRuntime
+from harness.runtimes.base import Availability, Limits, Session, VersionUnavailable, WasiSetup, WasmRuntime
+from harness.runtimes.childproc import EngineChild
 from harness.toolchain import cache_root, host_arch
 
 EPOCH_TICK_S = 0.01
 WASMTIME_PY_VERSION = version("wasmtime")
+CHILD_SCRIPT = Path(__file__).with_name("wasmtime_child.py")
+CHILD_PEAK = "child process peak RSS (ru_maxrss of the engine's own process)"
 
 
 def trap_kind(trap: wasmtime.Trap) -> str:
@@ -150,3 +157,143 @@ class WasmtimePy(WasmRuntime):
 
     def open(self, module: Path, limits: Limits = Limits(), arch: str | None = None) -> Session:
         return WasmtimePySession(load_module(module), limits)
+
+    def for_version(self, version: str, progress=print) -> "WasmtimePyChild":
+        return WasmtimePyChild(version, install(version, progress))
+
+    def child(self) -> "WasmtimePyChild":
+        """This (installed) version served from a child process: for guests that may crash it."""
+        global _OWN_CHILD
+        if _OWN_CHILD is None:
+            _OWN_CHILD = WasmtimePyChild(WASMTIME_PY_VERSION, None, name=self.name)
+        return _OWN_CHILD
+
+
+_OWN_CHILD: "WasmtimePyChild | None" = None
+
+
+def install_dir(version: str) -> Path:
+    return cache_root() / "runtimes" / f"wasmtime-py-{version}"
+
+
+def install(version: str, progress=print) -> Path:
+    """wasmtime==VERSION with pip --target into the cache (once; tmp + rename, so a half
+    install is never used). Raises VersionUnavailable with pip's own last words."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise VersionUnavailable(f"wasmtime-py=={version}: not a version number") from None
+    target = install_dir(version)
+    if (target / "wasmtime" / "__init__.py").is_file():
+        return target
+    progress(f"installing wasmtime-py {version} into {target} (once; cached)")
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+                           "--target", str(tmp), f"wasmtime=={version}"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if ln.startswith("ERROR:")), lines[-1] if lines else f"exit {proc.returncode}")
+        raise VersionUnavailable(f"wasmtime-py=={version}: pip could not install it: {why[:200]}")
+    try:
+        tmp.rename(target)
+    except OSError:  # another process installed it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# capability -> the API feature (wasmtime_child.features) it needs, and how its absence reads
+_NEEDS = {"fuel": ("fuel", "no Store.set_fuel or Store.add_fuel"), "epoch": ("epoch", "no Config.epoch_interruption"),
+          "memory-limit": ("limits", "no Store.set_limits"),
+          "preopen-readonly": ("readonly", "no WasiConfig.preopen_dir(fs_mutable=)")}
+
+
+class WasmtimePyChild(WasmRuntime):
+    """A wasmtime-py version (installed into the cache, or the harness's own) whose guests run
+    in a child process (harness.runtimes.wasmtime_child): a crash is an observation."""
+
+    engine = "wasmtime"
+    capabilities = frozenset()
+
+    def __init__(self, version: str, target: Path | None, name: str | None = None):
+        self.version, self.target = version, target
+        self.name = name or f"wasmtime-py@{version}"
+        self.child_process = EngineChild(CHILD_SCRIPT, target, self.name)
+        self._info: dict | None = None
+
+    @property
+    def info(self) -> dict:
+        if self._info is None:
+            reply = self.child_process.request({"op": "info"}, 120)
+            if "version" not in reply:
+                tail = (reply.get("stderr_tail") or reply.get("error") or "no reply").strip().splitlines()
+                raise VersionUnavailable(f"{self.name}: the child could not import it: {tail[-1][:200] if tail else '?'}")
+            self._info = reply
+        return self._info
+
+    @property
+    def features(self) -> dict:
+        return self.info["features"]
+
+    @property
+    def capabilities(self) -> frozenset:  # type: ignore[override]
+        have = {"preopen", "child-process"} | {cap for cap, (feat, _) in _NEEDS.items() if self.features.get(feat)}
+        return frozenset(have)
+
+    def missing(self) -> dict[str, str]:
+        """capability -> why this version lacks it (the probe needing it is not tested)."""
+        return {cap: f"wasmtime-py {self.info['version']} has {why}" for cap, (feat, why) in _NEEDS.items()
+                if not self.features.get(feat)}
+
+    def availability(self, arch: str | None = None) -> Availability:
+        if arch not in (None, host_arch()):
+            return Availability(False, self.version, f"wasmtime-py runs only on the host arch ({host_arch()})")
+        try:
+            return Availability(True, self.info["version"])
+        except VersionUnavailable as exc:
+            return Availability(False, self.version, str(exc))
+
+    def open(self, module: Path, limits: Limits = Limits(), arch: str | None = None) -> Session:
+        return ChildSession(self, Path(module), limits)
+
+    def request(self, req: dict, timeout_s: float) -> dict:
+        return self.child_process.request(req, timeout_s)
+
+
+class ChildSession(Session):
+    def __init__(self, row: WasmtimePyChild, module: Path, limits: Limits):
+        self.row, self.module, self.limits = row, module, limits
+
+    def run(self, stdin: bytes, timeout_s: float, wasi: WasiSetup | None = None) -> Outcome:
+        grant = wasi or WasiSetup()
+        req = {"op": "run", "module": str(self.module), "stdin": base64.b64encode(stdin).decode(), "timeout_s": timeout_s,
+               "fuel": self.limits.fuel, "memory_bytes": self.limits.memory_bytes,
+               "wasi": {"args": list(grant.args), "env": [list(kv) for kv in grant.env],
+                        "preopens": [[str(p.host), p.guest, p.writable] for p in grant.preopens]}}
+        start = time.perf_counter()
+        reply = self.row.request(req, timeout_s + 30)
+        return outcome_from_reply(reply, time.perf_counter() - start)
+
+
+def outcome_from_reply(reply: dict, wall_s: float) -> Outcome:
+    """A child's reply (or its death) as an Outcome."""
+    if reply.get("timed_out"):
+        return Outcome(timed_out=True, wall_s=wall_s, error=None)
+    if reply.get("died"):
+        return Outcome(signal=reply.get("signal"), exit_code=reply.get("exit_code"), wall_s=wall_s,
+                       stderr=(reply.get("stderr_tail") or "").encode(),
+                       extra={"error_text": f"the engine's child process died: {(reply.get('stderr_tail') or '')[-600:]}"})
+    out = Outcome(exit_code=reply.get("exit_code"), trap=reply.get("trap"), wall_s=reply.get("wall_s", wall_s),
+                  stdout=base64.b64decode(reply.get("stdout", "")), stderr=base64.b64decode(reply.get("stderr", "")),
+                  error=reply.get("error") or (f"unsupported: {reply['unsupported']}" if reply.get("unsupported") else None),
+                  peak_memory_kb=reply.get("maxrss_kb"), memory_source=CHILD_PEAK if reply.get("maxrss_kb") else None)
+    out.timed_out = out.trap == "interrupt"
+    if out.trap:
+        out.stderr += f"wasm trap: {out.trap}\n".encode()
+    if reply.get("error_text"):
+        out.extra["error_text"] = reply["error_text"]
+    out.extra["linear_memory_kb"] = reply.get("memory_kb")
+    return out

@@ -26,6 +26,26 @@ from harness.toolchain import host_arch
 MEMORY_LIMIT = 64 << 20
 DEADLINE_S = {"quick": 2.0, "default": 3.0, "thorough": 5.0}
 SLACK_S = 15.0  # past the runtime's deadline plus its start-up allowance, a run is a harness hang
+HOST_RSS_BUDGET_KB = 2 << 20  # a runaway guest must be stopped before the host process passes 2 GiB
+
+
+def reset_peak_rss() -> None:
+    """Reset this process's VmHWM (Linux: 5 > clear_refs), so the next peak is the run's own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def own_peak_rss_kb() -> int | None:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -108,7 +128,6 @@ def _host_still_right(runtime, guests) -> bool:
 
 
 @pytest.mark.claim("SAFETY-3")
-@pytest.mark.parametrize("runtime", list(RUNTIMES))
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_limit(case, runtime, limit_guests, evidence, scale, pytestconfig):
     forms, runtimes = pytestconfig.getoption("form"), pytestconfig.getoption("runtime")
@@ -118,11 +137,19 @@ def test_limit(case, runtime, limit_guests, evidence, scale, pytestconfig):
     avail = rt.availability(host_arch())
     if not avail.available:
         pytest.skip(f"{runtime}: {avail.reason}")
+    gap = runner.version_gap(rt, case.needs or "") or (runner.version_gap(rt, "memory-limit") if case.name == "memory" else None)
+    if gap:
+        evidence.record("limit_held", None, "bool", claim="SAFETY-3", form="wasm", runtime=runtime, arch=host_arch(),
+                        outcome="not-tested", limit=case.name, reason=gap, runtime_version=avail.version)
+        pytest.skip(f"{runtime}: {gap}")
     if case.needs and case.needs not in rt.capabilities:
         pytest.skip(f"{runtime} has no {case.needs} metering (capabilities: {', '.join(sorted(rt.capabilities))})")
     guest = probe(case.guest)
     deadline = DEADLINE_S.get(scale, 3.0)
     session = rt.open(limit_guests[(guest.name, "wasm32-wasi")], case.limits, host_arch())
+    in_process = "in-process" in rt.capabilities
+    if in_process:
+        reset_peak_rss()
     start = time.perf_counter()
     try:
         with canary_mod.plant() as c:
@@ -132,11 +159,18 @@ def test_limit(case, runtime, limit_guests, evidence, scale, pytestconfig):
         session.close()
     wall = time.perf_counter() - start
     held, word, reason, details = _judge(case, out, runner.parse_report(out.stdout))
-    in_process = "in-process" in rt.capabilities
+    peak_kb = own_peak_rss_kb() if in_process else out.peak_memory_kb
+    if held and case.name == "stack":  # credited only if stopped in time and before the host grew past its budget
+        if wall > deadline + SLACK_S:
+            held, word, reason = 0, "killed", f"trapped only after {wall:.1f}s, past the harness's {deadline + SLACK_S:.0f}s timeout"
+        elif peak_kb is not None and peak_kb > HOST_RSS_BUDGET_KB:
+            held, word, reason = 0, "exceeded", f"trapped, but the host's RSS peaked at {peak_kb >> 10} MiB first (budget {HOST_RSS_BUDGET_KB >> 10} MiB)"
     host_ok = _host_still_right(runtime, limit_guests) if in_process else None
     evidence.record("limit_held", held, "bool", claim="SAFETY-3", form="wasm", runtime=runtime, arch=host_arch(),
                     outcome=word, limit=case.name, reason=reason, wall_s=round(wall, 3), deadline_s=deadline,
-                    runtime_version=avail.version, host_answers_right=host_ok, fds_after=len(os.listdir("/proc/self/fd")),
+                    runtime_version=avail.version, engine_config="default", host_peak_rss_kb=peak_kb,
+                    host_rss_source="VmHWM of the harness process (reset before the run)" if in_process else out.memory_source,
+                    host_answers_right=host_ok, fds_after=len(os.listdir("/proc/self/fd")),
                     status=out.describe()[:300], **details)
     assert wall < deadline + getattr(rt, "startup_allowance_s", 0) + SLACK_S, f"{case.name} under {runtime} ran {wall:.1f}s: the harness's deadline did not hold"
     assert host_ok is not False, f"after {case.name}, the in-process {runtime} host no longer answers right"

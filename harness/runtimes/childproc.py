@@ -1,0 +1,102 @@
+"""The parent side of an engine run in a child process (harness.runtimes.wasmtime_child):
+JSON-lines requests with a deadline; a child that dies is restarted on the next request, and
+its death (signal, exit status, the last lines it wrote to stderr) is the request's answer.
+So a guest that crashes an engine is an observation, never a lost test run."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+STDERR_TAIL = 4000
+
+
+class EngineChild:
+    """One long-lived child process serving requests one at a time (thread-safe)."""
+
+    def __init__(self, script: Path, pythonpath: Path | None = None, label: str = "child"):
+        self.script, self.pythonpath, self.label = Path(script), pythonpath, label
+        self._proc: subprocess.Popen | None = None
+        self._err = None
+        self._buf = b""
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen:
+        env = dict(os.environ)
+        # only the chosen wasmtime-py first on the path; nothing of the harness is imported there
+        env["PYTHONPATH"] = str(self.pythonpath) if self.pythonpath else ""
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        self._err = tempfile.TemporaryFile(prefix="wc-child-err-")
+        self._buf = b""
+        self._proc = subprocess.Popen([sys.executable, str(self.script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=self._err, env=env, start_new_session=True, cwd=tempfile.gettempdir())
+        return self._proc
+
+    def _stderr_tail(self) -> str:
+        if self._err is None:
+            return ""
+        self._err.seek(0, os.SEEK_END)
+        size = self._err.tell()
+        self._err.seek(max(0, size - STDERR_TAIL))
+        return self._err.read().decode("utf-8", "replace")
+
+    def _reap(self) -> dict:
+        """The child is gone: how it ended, in the reply's words."""
+        proc, self._proc = self._proc, None
+        try:
+            rc = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+        died = {"died": True, "exit_code": rc if rc >= 0 else None, "signal": -rc if rc < 0 else None,
+                "stderr_tail": self._stderr_tail()}
+        self._err.close()
+        self._err = None
+        return died
+
+    def request(self, req: dict, timeout_s: float) -> dict:
+        """The child's reply, or {"died": ...} / {"timed_out": True} (the child is then killed)."""
+        with self._lock:
+            proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+            try:
+                proc.stdin.write((json.dumps(req) + "\n").encode())
+                proc.stdin.flush()
+            except BrokenPipeError:
+                return self._reap()
+            sel = selectors.DefaultSelector()
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            try:
+                while b"\n" not in self._buf:
+                    if not sel.select(timeout_s):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        self._reap()
+                        return {"timed_out": True}
+                    chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                    if not chunk:
+                        return self._reap()
+                    self._buf += chunk
+            finally:
+                sel.close()
+            line, _, self._buf = self._buf.partition(b"\n")
+            return json.loads(line)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.stdin.close()
+                try:
+                    self._proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                    self._proc.wait()
+            self._proc = None
+            if self._err is not None:
+                self._err.close()
+                self._err = None
