@@ -1,0 +1,69 @@
+"""SAFETY-2: generated memory probes judged by a model of Wasm semantics.
+
+Hypothesis draws one memory access per example (harness.probes.memgen: address expressions,
+offsets, widths, loads and stores and what consumes a loaded value, operands near the edges),
+the engine runs it in a child process beside a canary Store and a host buffer holding a
+per-run secret, with linear memory filled from a per-run nonce, and harness.probes.memmodel
+says what the spec requires. One record per runtime row x engine configuration: `escape` 1
+for an escape, an out-of-bounds access (a bounds trap where the spec says in bounds) or a
+crashed engine. A finding under the current wasmtime-py fails the test (shrunk by
+Hypothesis); under any other row it is recorded against that runtime@version.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from hypothesis import example, given, settings
+
+from harness import advisories
+from harness.probes import memgen, runner
+from harness.runtimes import RUNTIMES
+from harness.toolchain import host_arch
+
+PROBE = "mem-generated"
+MUST_HOLD = ("wasmtime-py",)
+EXAMPLES = {"quick": 60, "default": 400, "thorough": 2000}
+
+
+@pytest.mark.claim("SAFETY-2")
+@pytest.mark.parametrize("config", list(memgen.ENGINE_CONFIGS))
+def test_generated_memory(runtime, config, evidence, scale, pytestconfig):
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=PROBE, category="memory",
+                  engine_config=config, runtime_version=avail.version,
+                  advisories=[a.id for a in advisories.flagged(runtime, avail.version, PROBE)] if avail.available else [],
+                  expected="every access does what the Wasm spec model says: value, bytes written or trap",
+                  positive_control="none: the model gives the expected answer for every access")
+    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
+    if host is None:
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
+        pytest.skip(why)
+    nonce, secret = secrets.token_bytes(16), secrets.token_bytes(16)
+    acc, args = memgen.CVE_2023_26489
+    first = host.request(memgen.request(acc, args, nonce, secret, config), 60)
+    if first.get("unsupported"):
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
+        pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
+    tally = runner.Tally()
+
+    def once(case):
+        acc, args = case
+        reply = host.request(memgen.request(acc, args, nonce, secret, config), 60)
+        v = memgen.judge(acc, args, reply, nonce, secret)
+        tally.add(runner.Judgement(v.outcome, v.finding, v.reason), memgen.describe(acc, args), 0.0)
+        assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
+
+    test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
+    test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
+    current = settings()
+    try:
+        settings(current, max_examples=EXAMPLES.get(scale, current.max_examples))(test)()
+    finally:
+        evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **tally.details(),
+                        findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS))
