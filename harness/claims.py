@@ -165,6 +165,66 @@ def rule_no_escapes(records, metric, group_by="runtime", exclude_forms=()):
     return word, summary, figures
 
 
+def _row(rec: dict) -> str:
+    """A runtime row as the sandbox verdicts name it: runtime@version (pinned rows carry it in
+    their name), plus the engine configuration when it is not the default."""
+    config = (rec.get("details") or {}).get("engine_config")
+    row = str(rec.get("runtime") or rec.get("form") or "-")
+    return f"{row} [{config}]" if config and config != "default" else row
+
+
+def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=()):
+    """Per runtime row (runtime@version and engine configuration): held or violated, with the
+    probe and input of the first violation; rows whose probes did not run stay in the verdict
+    as not tested, with the reason; rows whose version lies in a known advisory's range are
+    named even when every probe held. `violation_if`: high (value 1 = escape) or low (0 = a
+    limit that did not hold)."""
+    mine = [r for r in records if r.get("form") not in exclude_forms]
+    usable = [r for r in _usable(mine, metric)]
+    controls = [r for r in _usable(records, metric) if r.get("form") in exclude_forms]
+    if not usable:
+        return None
+    bad = (lambda r: r["value"] >= 0.5) if violation_if == "high" else (lambda r: r["value"] < 0.5)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in usable:
+        groups[_row(r)].append(r)
+    violated = {g: [r for r in rs if bad(r)] for g, rs in groups.items()}
+    held = sorted(g for g, b in violated.items() if not b)
+    failed = sorted(g for g, b in violated.items() if b)
+    untested: dict[str, str] = {}
+    for r in mine:
+        if r.get("metric") == metric and r.get("outcome") == "not-tested" and _row(r) not in groups:
+            untested.setdefault(_row(r), (r.get("details") or {}).get("reason", "not run"))
+    flagged = sorted({f"{r.get('runtime')}@{(r.get('details') or {}).get('runtime_version')}" if "@" not in str(r.get("runtime"))
+                      else str(r.get("runtime")): ", ".join(a["id"] for a in (r.get("details") or {}).get("advisories", []))
+                      for r in records if r.get("metric") == "known_advisories" and r.get("value")}.items())
+    word = "supported" if not failed else "refuted" if not held else "partly-supported"
+    n_bad = sum(len(b) for b in violated.values())
+    summary = f"{n_bad} violations in {len(usable)} observations"
+    if failed:
+        shown = []
+        for g in failed:
+            first = violated[g][0]
+            d = first.get("details") or {}
+            what = d.get("probe") or d.get("limit") or first.get("test", "")
+            shown.append(f"{g}: {what} {d.get('outcome', '')}: {str(d.get('reason', ''))[:160]}"
+                         + (f" (input: {str(d.get('params'))[:200]})" if d.get("params") else ""))
+        summary += f"; violated: {'; '.join(shown)}"
+    if held:
+        summary += f"; held: {', '.join(held)}"
+    if untested:
+        summary += "; not tested: " + "; ".join(f"{g} ({why[:120]})" for g, why in sorted(untested.items()))
+    if flagged:
+        summary += "; in a known advisory's range: " + "; ".join(f"{row} ({ids})" for row, ids in flagged)
+    figures = {"n": len(usable), "violations": n_bad, "held": held, "violated": failed, "not_tested": sorted(untested),
+               "advisory_rows": [row for row, _ in flagged]}
+    if controls:
+        escaped = sum(1 for r in controls if r["value"] >= 1)
+        summary += f"; positive controls ({', '.join(sorted(set(exclude_forms)))}): {escaped} of {len(controls)} escaped"
+        figures["controls"], figures["controls_escaped"] = len(controls), escaped
+    return word, summary, figures
+
+
 def rule_contrast(records, metric, expect_low, expect_high):
     """A metric that should be low for one form (native) and high for another (wasm)."""
     recs = _usable(records, metric)
@@ -187,6 +247,7 @@ RULES = {
     "ratio_vs_claim": rule_ratio_vs_claim,
     "no_escapes": rule_no_escapes,
     "contrast": rule_contrast,
+    "sandbox_rows": rule_sandbox_rows,
 }
 
 

@@ -22,7 +22,7 @@ from harness.probes import memgen, runner
 from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
-PROBE = "mem-generated"
+PROBE = memgen.PROBE_NAME
 MUST_HOLD = ("wasmtime-py",)
 EXAMPLES = {"quick": 60, "default": 400, "thorough": 2000}
 
