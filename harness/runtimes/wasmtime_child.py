@@ -340,7 +340,8 @@ def op_invoke(req):
             digest.update(name.encode() + _memory_bytes(store, item))
         elif isinstance(item, wasmtime.Global):
             v = item.value(store)
-            digest.update(name.encode() + repr(v if not isinstance(v, float) else struct.pack("<d", v)).encode())
+            v = struct.pack("<d", v) if isinstance(v, float) else v if isinstance(v, int) else type(v).__name__
+            digest.update(name.encode() + repr(v).encode())
     res["state_sha256"] = digest.hexdigest()
     return res
 
