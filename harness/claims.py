@@ -207,7 +207,7 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=()):
             first = violated[g][0]
             d = first.get("details") or {}
             what = d.get("probe") or d.get("limit") or first.get("test", "")
-            shown.append(f"{g}: {what} {d.get('outcome', '')}: {str(d.get('reason', ''))[:160]}"
+            shown.append(f"{g}: {what} {first.get('outcome') or d.get('outcome', '')}: {str(d.get('reason', ''))[:160]}"
                          + (f" (input: {str(d.get('params'))[:200]})" if d.get("params") else ""))
         summary += f"; violated: {'; '.join(shown)}"
     if held:

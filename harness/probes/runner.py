@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness import canary as canary_mod
 from harness.outcome import Outcome
+from harness.probes import sockabi
 from harness.probes.params import Layout
 from harness.probes.registry import Probe
 from harness.process import run_process
@@ -155,6 +156,9 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
     ended = host_ended(text) if run.form != "native" else None
     if ended:
         return Judgement("trapped", 0, f"the runtime ended the guest in a host call: {ended}")
+    if p.category == "network" and run.form != "native" and sockabi.refused_for_abi(out.stdout):
+        return Judgement("inconclusive", 0, "sock_open was refused as invalid arguments (errno 28): the probe's socket "
+                                            f"ABI does not match {run.form}'s, so nothing was tested")
     link = _LINK_REFUSED.search(text)
     if link:
         return Judgement("denied", 0, f"the runtime refused to link the module: {link.group(0)[:160]}")

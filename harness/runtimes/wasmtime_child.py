@@ -130,7 +130,10 @@ def new_store(eng, fuel, timeout_s, memory_bytes):
 
 
 def trap_kind(trap) -> str:
-    code = getattr(trap, "trap_code", None)
+    try:
+        code = getattr(trap, "trap_code", None)
+    except ValueError:  # a code this version's Python enum lacks (6.0.0: 11, out of fuel): read the message
+        code = None
     if code is not None:
         return code.name.lower().replace("_", "-")
     text = str(trap).lower()

@@ -1,6 +1,10 @@
 /* Network for the probes. Natively: BSD sockets. WASI preview1 has no call that opens a
    socket, so the wasm build imports WasmEdge's socket extension (sock_open, sock_connect,
-   sock_getaddrinfo): a runtime that does not define them refuses to link the module. */
+   sock_getaddrinfo): a runtime that does not define them refuses to link the module.
+   Its numbering is WasmEdge's own (thirdparty/wasi/api.hpp: __wasi_address_family_t
+   UNSPEC=0 INET4=1 INET6=2; __wasi_sock_type_t ANY=0 DGRAM=1 STREAM=2), not POSIX's and not
+   WAMR's: with the wrong pair WasmEdge refuses with EINVAL (28) and the probe proves nothing.
+   harness/probes/sockabi.py holds the same values; tests/test_sockabi.py checks they agree. */
 #ifndef WC_NET_H
 #define WC_NET_H
 #include "probe.h"
@@ -11,10 +15,12 @@ WC_IMPORT("sock_connect") int32_t wc_sock_connect(int32_t fd, int32_t addr, int3
 WC_IMPORT("sock_send") int32_t wc_sock_send(int32_t fd, int32_t iovs, int32_t n, int32_t flags, int32_t out_n);
 WC_IMPORT("sock_getaddrinfo") int32_t wc_sock_getaddrinfo(int32_t node, int32_t node_len, int32_t service, int32_t service_len,
                                                           int32_t hints, int32_t res, int32_t max_len, int32_t res_len);
+#define WC_WASMEDGE_AF_INET4 1
+#define WC_WASMEDGE_SOCK_STREAM 2
 struct wc_addr { uint32_t buf, size; };
 static int connect_send(const unsigned char ip[4], int port, const char *msg) {
     int32_t fd = -1;
-    int32_t rc = wc_sock_open(0 /* inet4 */, 1 /* stream */, (int32_t)(uintptr_t)&fd);
+    int32_t rc = wc_sock_open(WC_WASMEDGE_AF_INET4, WC_WASMEDGE_SOCK_STREAM, (int32_t)(uintptr_t)&fd);
     say("sock_open -> errno %d\n", rc);
     if (rc) return 0;
     struct wc_addr a = {(uint32_t)(uintptr_t)ip, 4};
