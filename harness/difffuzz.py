@@ -74,27 +74,94 @@ def to_wat(module: bytes) -> str:
     return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else f";; wasm-tools print failed: {proc.stderr[:200]!r}"
 
 
+VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128", 0x70: "funcref", 0x6F: "externref"}
+
+
+def _leb(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+_IMMEDIATE = {0x41: "leb", 0x42: "leb", 0x23: "leb", 0xD2: "leb", 0x43: 4, 0x44: 8, 0xD0: 1}
+
+
+def _skip_const_expr(body: bytes, j: int) -> int:
+    """Past a constant expression's `end` (its constants may contain the byte 0x0B)."""
+    while body[j] != 0x0B:
+        op, j = body[j], j + 1
+        if op == 0xFD:  # v128.const: sub-opcode 12, then 16 bytes
+            _, j = _leb(body, j)
+            j += 16
+        elif _IMMEDIATE.get(op) == "leb":
+            _, j = _leb(body, j)
+        else:
+            j += _IMMEDIATE.get(op, 0)  # extended-const arithmetic has no immediate
+    return j + 1
+
+
+def export_signatures(module: bytes) -> tuple[dict[str, tuple[list, list]], dict[str, str]]:
+    """({function export: (params, results)}, {global export: type}) read from the binary
+    itself: wasmtime-py aborts the process when asked for a v128 type, so the parent never asks."""
+    types, funcs, globals_, exports = [], [], [], []
+    i = 8
+    while i < len(module):
+        sid, size = module[i], None
+        size, i = _leb(module, i + 1)
+        body, i = module[i:i + size], i + size
+        if sid not in (1, 3, 6, 7):
+            continue
+        n, j = _leb(body, 0)
+        for _ in range(n):
+            if sid == 1:  # type: 0x60 params results (smith here makes plain function types only)
+                np, j = _leb(body, j + 1)
+                params = [VALTYPES.get(b, "?") for b in body[j:j + np]]
+                nr, j = _leb(body, j + np)
+                types.append((params, [VALTYPES.get(b, "?") for b in body[j:j + nr]]))
+                j += nr
+            elif sid == 3:
+                t, j = _leb(body, j)
+                funcs.append(t)
+            elif sid == 6:  # global: valtype, mutability, constant init expression
+                globals_.append(VALTYPES.get(body[j], "?"))
+                j = _skip_const_expr(body, j + 2)
+            else:
+                ln, j = _leb(body, j)
+                name = body[j:j + ln].decode("utf-8", "replace")
+                kind, idx = body[j + ln], None
+                idx, j = _leb(body, j + ln + 1)
+                exports.append((name, kind, idx))
+    fsig = {name: types[funcs[idx]] for name, kind, idx in exports if kind == 0 and idx < len(funcs)}
+    gsig = {name: globals_[idx] for name, kind, idx in exports if kind == 3 and idx < len(globals_)}
+    return fsig, gsig
+
+
 def plan_calls(module: bytes, seed: int) -> list[tuple[str, list[int]]]:
     """Every exported function with numeric parameters and results, with arguments drawn
     (deterministically from `seed` and the export's name) from edge values and random bits."""
-    import wasmtime
-
     try:
-        mod = wasmtime.Module(wasmtime.Engine(), module)
-    except wasmtime.WasmtimeError:
+        funcs, _ = export_signatures(module)
+    except (IndexError, ValueError):
         return []
     calls = []
-    for exp in mod.exports:
-        ty = exp.type
-        if not isinstance(ty, wasmtime.FuncType):
+    for name, (params, results) in funcs.items():
+        if not set(params + results) <= NUMERIC:
             continue
-        kinds = [str(t) for t in ty.params] + [str(t) for t in ty.results]
-        if not set(kinds) <= NUMERIC:
-            continue
-        rng = random.Random(f"{seed}/{exp.name}")
-        args = [rng.choice(EDGES) if rng.random() < 0.6 else rng.getrandbits(64) for _ in ty.params]
-        calls.append((exp.name, args))
+        rng = random.Random(f"{seed}/{name}")
+        calls.append((name, [rng.choice(EDGES) if rng.random() < 0.6 else rng.getrandbits(64) for _ in params]))
     return calls
+
+
+def hashable_globals(module: bytes) -> list[str]:
+    try:
+        return sorted(n for n, t in export_signatures(module)[1].items() if t in NUMERIC)
+    except (IndexError, ValueError):
+        return []
 
 
 # -- engines ----------------------------------------------------------------------------------
@@ -119,8 +186,18 @@ class Engine:
             raise ValueError(why)
         self.host, self.knobs = host, ENGINE_CONFIGS[self.config]
 
+    def unsupported(self) -> str | None:
+        """Why this row cannot run this configuration (None: it can), asked with an empty module."""
+        with tempfile.NamedTemporaryFile(suffix=".wasm") as f:
+            f.write(b"\0asm\1\0\0\0")
+            f.flush()
+            reply = self.run(Path(f.name), [])
+        return reply.get("unsupported") or reply.get("error") or (f"the engine process died: {reply}" if reply.get("died") else None)
+
     def run(self, module_path: Path, calls) -> dict:
+        globals_ = hashable_globals(Path(module_path).read_bytes())
         reply = self.host.request({"op": "invoke", "module": str(module_path), "calls": calls, "timeout_s": CALL_TIMEOUT_S,
+                                   "globals": globals_,
                                    "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * 2)
         if self.planted:
             for call in reply.get("calls", []):

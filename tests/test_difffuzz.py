@@ -43,3 +43,27 @@ def test_finding_kind_names_out_of_bounds_disagreements_as_safety():
     assert f.kind == "safety"
     f = difffuzz.Finding(["a", "b"], ["b"], 1, b"", {"a": ((("ok", (1,)),), "h"), "b": ((("ok", (2,)),), "h")})
     assert f.kind == "port"
+
+
+def test_export_signatures_read_from_the_binary_match_wasmtime():
+    """The parent reads export types from the binary (wasmtime-py aborts on v128 types)."""
+    import os
+
+    import wasmtime
+
+    try:
+        difffuzz.wasm_tools()
+    except difffuzz.ToolMissing as exc:
+        pytest.skip(str(exc))
+    checked = 0
+    for _ in range(20):
+        module = difffuzz.smith(os.urandom(600), "mvp")
+        if not module:
+            continue
+        funcs, globals_ = difffuzz.export_signatures(module)
+        mod = wasmtime.Module(wasmtime.Engine(), module)
+        assert funcs == {e.name: ([str(t) for t in e.type.params], [str(t) for t in e.type.results])
+                         for e in mod.exports if isinstance(e.type, wasmtime.FuncType)}
+        assert globals_ == {e.name: str(e.type.content) for e in mod.exports if isinstance(e.type, wasmtime.GlobalType)}
+        checked += 1
+    assert checked
