@@ -11,6 +11,7 @@ computes itself (`judge`).
 
 from __future__ import annotations
 
+import secrets
 import struct
 from dataclasses import dataclass
 from typing import Callable
@@ -23,6 +24,7 @@ M32 = (1 << 32) - 1
 LOAD_OFFSETS = (0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFC)
 MARKER = 0xC0FFEE11
 SCRATCH_END = 256  # the WAT prelude's scratch area: values there are not the pattern
+NONCE_WORD = 15  # the WAT probes' parameter word that carries the per-run pattern nonce
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,9 @@ class Probe:
     def stdin(self, choices, lay: "P.Layout") -> bytes:
         """The guest's parameters: key=hex lines (C, with the layout) or u32 words (WAT)."""
         values = self.render(choices, lay)
-        if self.language == "wat":
-            return b"".join(struct.pack("<I", v & M32) for v in values)
+        if self.language == "wat":  # word 15: the per-run nonce the prelude mixes into its pattern
+            words = [*values, *[0] * (NONCE_WORD - len(values)), secrets.randbits(32)]
+            return b"".join(struct.pack("<I", v & M32) for v in words)
         base = {"rw": lay.rw, "ro": lay.ro, "secret": str(lay.secret), "outside": str(lay.outside),
                 "target": str(lay.target), "out_rel": "../../outside", "port": str(lay.port), "envname": lay.envname}
         base.update(values)
@@ -65,11 +68,15 @@ def _page_model() -> bytes:
 PAGE_MODEL = _page_model()
 
 
-def _expected_word(ea: int) -> int | None:
-    """What an in-bounds i32 load at ea must return (None: scratch area, not checked)."""
+def _expected_word(ea: int, nonce: int = 0) -> int | None:
+    """What an in-bounds i32 load at ea must return (None: scratch area, not checked), for the
+    pattern xor the run's nonce (straddling words mix bytes of two pattern words)."""
     if ea < SCRATCH_END or ea + 4 > P.MEMORY:
         return None
-    return struct.unpack("<I", PAGE_MODEL[ea:ea + 4])[0]
+    lo, hi = ea & ~3, (ea & ~3) + 4
+    raw = b"".join(struct.pack("<I", struct.unpack("<I", PAGE_MODEL[a:a + 4])[0] ^ nonce) if a < P.MEMORY else b"\0" * 4
+                   for a in (lo, hi))
+    return struct.unpack("<I", raw[ea - lo:ea - lo + 4])[0]
 
 
 def _in_bounds(ea: int, size: int = 4) -> bool:
@@ -87,7 +94,7 @@ def _judge_load(ea: int, report: dict) -> str | None:
         return None
     if not _in_bounds(ea):
         return f"a load at effective address {ea:#x}, past the {P.MEMORY:#x}-byte memory, returned {v:#010x} instead of trapping"
-    want = _expected_word(ea)
+    want = _expected_word(ea, _hexval(report, "N") or 0)
     if want is not None and v != want:
         return f"an in-bounds load at {ea:#x} returned {v:#010x}, not the {want:#010x} planted there: it read somewhere else"
     return None

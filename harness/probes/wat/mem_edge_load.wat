@@ -4,7 +4,7 @@
   ;; @prelude
   (memory (export "memory") 1)
   (func (export "_start") (local $a i32) (local $v i32)
-    (call $fill_pattern) (call $read_params)
+    (call $read_params) (call $fill_pattern)
     (local.set $a (call $arg (i32.const 0)))
     (call $put (i32.const 83) (local.get $a))
     (block $done

@@ -13,7 +13,7 @@
     (if (local.get $o) (then (return (i32.load offset=16 (i32.shl (local.get $i) (i32.const 3))))))
     (i32.load (i32.shl (local.get $i) (i32.const 3))))
   (func (export "_start")
-    (call $fill_pattern) (call $read_params)
+    (call $read_params) (call $fill_pattern)
     (call $put (i32.const 83) (call $arg (i32.const 0)))
     (call $put (i32.const 86) (call $load (call $arg (i32.const 0)) (call $arg (i32.const 1)) (call $arg (i32.const 2))))
     (call $put (i32.const 68) (i32.const 0))))

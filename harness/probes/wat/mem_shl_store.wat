@@ -10,7 +10,7 @@
       (i32.store (i32.shl (local.get $i) (i32.const 2)) (i32.const 0xC0FFEE11)) (return))
     (i32.store (i32.shl (local.get $i) (i32.const 3)) (i32.const 0xC0FFEE11)))
   (func (export "_start")
-    (call $fill_pattern) (call $read_params)
+    (call $read_params) (call $fill_pattern)
     (call $put (i32.const 83) (call $arg (i32.const 0)))
     (call $store (call $arg (i32.const 0)) (call $arg (i32.const 1)))
     (call $put (i32.const 86) (i32.load (call $arg (i32.const 2))))

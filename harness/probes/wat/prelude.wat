@@ -31,9 +31,12 @@
     (i32.store (i32.const 36) (i32.const 11))
     (drop (call $fd_write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 40))))
   ;; word at address a (a multiple of 4, from 256 to the end of the first page) = a * 0x9E3779B1
+  ;; xor the per-run nonce (parameter word 15; call after $read_params), echoed as "N <nonce>"
+  ;; so the harness knows the pattern and a neighbour's memory cannot hold the same one
   (func $fill_pattern (local $a i32)
+    (call $put (i32.const 78) (call $arg (i32.const 15)))
     (local.set $a (i32.const 256))
     (loop $w
-      (i32.store (local.get $a) (i32.mul (local.get $a) (i32.const 0x9E3779B1)))
+      (i32.store (local.get $a) (i32.xor (i32.mul (local.get $a) (i32.const 0x9E3779B1)) (call $arg (i32.const 15))))
       (local.set $a (i32.add (local.get $a) (i32.const 4)))
       (br_if $w (i32.lt_u (local.get $a) (i32.const 65536)))))
