@@ -153,3 +153,32 @@ def test_sandbox_rows_names_violated_untested_and_advisory_rows():
     limits = [dict(_rec(0, "node-wasi", limit="stack"), metric="limit_held"), dict(_rec(1, "wasmtime-py"), metric="limit_held")]
     word, summary, fig = claims.rule_sandbox_rows(limits, "limit_held", violation_if="low")
     assert fig["violated"] == ["node-wasi"] and "stack" in summary
+
+
+def test_runtime_version_errors_are_one_line(pytester):
+    """--runtime NAME==VERSION: an unknown name or an unusable version is one message, no traceback."""
+    bad_name = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--runtime", "nope==1.0")
+    assert bad_name.ret != 0 and "unknown runtime 'nope'" in bad_name.stderr.str()
+    bad_version = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--runtime", "wasmtime-py==x!y")
+    err = bad_version.stderr.str()
+    assert bad_version.ret != 0 and "wasmtime-py==x!y: not a version number" in err and "Traceback" not in err
+
+
+def test_pinned_rows_flow_into_the_security_suite(pytester, monkeypatch):
+    """A pinned version (already installed in the cache: this test installs nothing) is a row of
+    every runtime-parametrised security test."""
+    import os
+    import pwd
+
+    from harness.runtimes.wasmtime_py import install_dir
+
+    if "WASM_CLAIMS_CACHE" not in os.environ:  # pytester moves HOME; keep the user's cache
+        monkeypatch.setenv("WASM_CLAIMS_CACHE", os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".cache", "wasm-claims"))
+
+    if not (install_dir("6.0.0") / "wasmtime").is_dir():
+        pytest.skip("wasmtime-py 6.0.0 is not in the cache (pytest --runtime wasmtime-py==6.0.0 installs it)")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--suite", "security", "--runtime", "wasmtime-py==6.0.0",
+                                           "--collect-only", "-q")
+    out = result.stdout.str()
+    assert "test_generated_memory[wasmtime-py@6.0.0-default]" in out and "test_limit[wasmtime-py@6.0.0-stack]" in out
+    assert "test_probe[wasmtime-py@6.0.0-mem-load-shl-fold]" in out
