@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from harness import advisories
+
 VERDICTS = ("supported", "partly-supported", "refuted", "not-tested")
 CLAIMS_FILE = Path(__file__).with_name("claims.yaml")
 
@@ -168,8 +170,11 @@ def rule_no_escapes(records, metric, group_by="runtime", exclude_forms=()):
 def _row(rec: dict) -> str:
     """A runtime row as the sandbox verdicts name it: runtime@version (pinned rows carry it in
     their name), plus the engine configuration when it is not the default."""
-    config = (rec.get("details") or {}).get("engine_config")
+    details = rec.get("details") or {}
+    config, version = details.get("engine_config"), details.get("runtime_version")
     row = str(rec.get("runtime") or rec.get("form") or "-")
+    version = advisories.parse_version(str(version or "")) if "@" not in row else None
+    row = f"{row}@{version}" if version else row
     return f"{row} [{config}]" if config and config != "default" else row
 
 
@@ -195,8 +200,7 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=()):
     for r in mine:
         if r.get("metric") == metric and r.get("outcome") == "not-tested" and _row(r) not in groups:
             untested.setdefault(_row(r), (r.get("details") or {}).get("reason", "not run"))
-    flagged = sorted({f"{r.get('runtime')}@{(r.get('details') or {}).get('runtime_version')}" if "@" not in str(r.get("runtime"))
-                      else str(r.get("runtime")): ", ".join(a["id"] for a in (r.get("details") or {}).get("advisories", []))
+    flagged = sorted({_row(r): ", ".join(a["id"] for a in (r.get("details") or {}).get("advisories", []))
                       for r in records if r.get("metric") == "known_advisories" and r.get("value")}.items())
     word = "supported" if not failed else "refuted" if not held else "partly-supported"
     n_bad = sum(len(b) for b in violated.values())

@@ -182,3 +182,9 @@ def test_pinned_rows_flow_into_the_security_suite(pytester, monkeypatch):
     out = result.stdout.str()
     assert "test_generated_memory[wasmtime-py@6.0.0-default]" in out and "test_limit[wasmtime-py@6.0.0-stack]" in out
     assert "test_probe[wasmtime-py@6.0.0-mem-load-shl-fold]" in out
+
+
+def test_rows_are_named_runtime_at_version_and_config():
+    assert claims._row(_rec(0, "wasmtime-py", runtime_version="50.0.1")) == "wasmtime-py@50.0.1"
+    assert claims._row(_rec(0, "wasmtime-py@6.0.0", runtime_version="6.0.0", engine_config="no-signals")) == "wasmtime-py@6.0.0 [no-signals]"
+    assert claims._row(_rec(0, "wasmtime-cli", runtime_version="wasmtime 49.0.3 (abc)")) == "wasmtime-cli@49.0.3"
