@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import functools
+import gc
 import hashlib
 import inspect
 import json
@@ -210,6 +211,10 @@ def op_run(req):
         res["error"] = f"wasmtime: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         res["error_text"] = str(exc)[:4000]
     res["wall_s"] = time.perf_counter() - start
+    mem = instance.exports(store).get("memory") if instance is not None else None
+    res["memory_kb"] = mem.data_len(store) // 1024 if isinstance(mem, wasmtime.Memory) else None
+    del mem, instance, store, linker, wasi  # the Store holds the guest's descriptors: release them first
+    gc.collect()
     for key, path in (("stdout", out_path), ("stderr", err_path)):
         data = open(path, "rb").read() if os.path.exists(path) else b""
         res[key] = base64.b64encode(data).decode()
@@ -217,8 +222,6 @@ def op_run(req):
             os.unlink(path)
     os.unlink(stdin_path)
     os.rmdir(tmp)
-    mem = instance.exports(store).get("memory") if instance is not None else None
-    res["memory_kb"] = mem.data_len(store) // 1024 if isinstance(mem, wasmtime.Memory) else None
     res["maxrss_kb"] = _maxrss_kb()
     return res
 
