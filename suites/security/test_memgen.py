@@ -62,8 +62,32 @@ def test_generated_memory(runtime, config, evidence, scale, pytestconfig):
     test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
     test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
     current = settings()
+    smallest = None
     try:
         settings(current, max_examples=EXAMPLES.get(scale, current.max_examples))(test)()
+        if tally.escape:  # a finding under a row that may have them: the smallest input that shows it
+            smallest = _smallest_finding(host, config, nonce, secret)
     finally:
-        evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **tally.details(),
-                        findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS))
+        details = tally.details()
+        if smallest:
+            details.update(params=smallest[1], reason=smallest[0])
+        evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **details,
+                        findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS),
+                        shrunk=smallest is not None)
+
+
+def _smallest_finding(host, config, nonce, secret) -> tuple[str, str] | None:
+    """(reason, input) of a shrunk finding (Hypothesis' find), or None if none turns up quickly."""
+    from hypothesis import find
+    from hypothesis.errors import NoSuchExample
+
+    def shows(case):
+        acc, args = case
+        return memgen.judge(acc, args, host.request(memgen.request(acc, args, nonce, secret, config), 60), nonce, secret).finding
+
+    try:
+        acc, args = find(memgen.accesses(), shows, settings=settings(max_examples=300, database=None, deadline=None))
+    except NoSuchExample:
+        return None
+    v = memgen.judge(acc, args, host.request(memgen.request(acc, args, nonce, secret, config), 60), nonce, secret)
+    return (v.reason, memgen.describe(acc, args)) if v.finding else None
