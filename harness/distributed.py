@@ -190,6 +190,7 @@ def addoption(group) -> None:
 
 
 def register(config: pytest.Config, records: list[dict]) -> Distributed:
+    config.addinivalue_line("markers", "exclusive: the test times something; under pytest-xdist no other test runs beside it")
     plugin = Distributed(config, records)
     config.pluginmanager.register(plugin, "wasm-claims-distributed")
     return plugin
