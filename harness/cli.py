@@ -169,6 +169,25 @@ def cmd_merge(args) -> int:
     return 0
 
 
+ARM_LEG_DEFAULT = ["--suite", "smoke", "--suite", "portability", "--form", "native,wasm,python-process"]
+
+
+def cmd_arm_leg(args) -> int:
+    from harness import armleg
+
+    repo = Path(__file__).resolve().parent.parent
+    extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    try:
+        status = armleg.run(repo, Path(args.output), ARM_LEG_DEFAULT + extra,
+                            progress=lambda m: print(f"[arm-leg] {m}", flush=True))
+    except armleg.ArmLegError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"[arm-leg] pytest exit {status}; merge with the x86_64 run: wasm-claims merge reports/results.json "
+          f"{Path(args.output) / 'results.json'} -o reports/merged")
+    return status
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wasm-claims", description=(
         "Measure the claims around Rust + WebAssembly vs Python. Run the suites with pytest "
@@ -199,6 +218,12 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("results", nargs="+")
     m.add_argument("-o", "--output", default="reports/merged", help="output folder (default: reports/merged)")
     m.set_defaults(func=cmd_merge)
+    a = sub.add_parser("arm-leg", help="run the harness itself as an aarch64 program under qemu-user (Debian arm64 root "
+                       "made by debootstrap, cached) for the smoke and portability suites: the CI matrix's ARM job on one "
+                       "x86_64 machine (needs root)")
+    a.add_argument("-o", "--output", default="reports/arm-leg", help="results folder inside the repository (default: reports/arm-leg)")
+    a.add_argument("pytest_args", nargs=argparse.REMAINDER, help="more pytest arguments, after `--`")
+    a.set_defaults(func=cmd_arm_leg)
     return p
 
 

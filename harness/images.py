@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from filelock import FileLock
+
 PYTHON_IMAGE_TAG = "wasm-claims/python:bookworm"  # the locally built image
 UPSTREAM_PYTHON_IMAGE = "python:3.12-slim"  # used if already present locally (or pullable)
 
@@ -250,7 +252,10 @@ def python_image(client=None, *, build: bool = True, progress: Progress = print)
             "present in the local Docker engine. Fix: run `wasm-claims image build` (builds "
             f"{PYTHON_IMAGE_TAG} from this machine's Debian packages)."
         )
-    return build_python_image(client, progress=progress)
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with FileLock(cache_root() / "python-image.lock"):  # parallel workers: one builds, the others take it
+        image = _get_image(client, PYTHON_IMAGE_TAG)
+        return _info_from_image(image, PYTHON_IMAGE_TAG) if image is not None else build_python_image(client, progress=progress)
 
 
 # --------------------------------------------------------------------------- apt

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from harness import distributed
 from harness import results as results_mod
 from harness.evidence import Evidence
 from harness.forms import FORMS, FormSpec, FormUnavailable, all_specs, open_form
@@ -56,7 +57,8 @@ class State:
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             reason = reason.removeprefix("Skipped: ")
-            for claim in self.claims_of.get(report.nodeid, []) or [None]:
+            claims = dict(report.user_properties).get(distributed.CLAIMS_PROPERTY, "").split()
+            for claim in claims or [None]:
                 self.skips.append({"test": report.nodeid, "claim": claim, "reason": reason})
 
 
@@ -122,6 +124,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 metavar="NAME[,NAME]", help="run only these workloads (by name)")
     g.addoption("--report-dir", default=None, metavar="DIR",
                 help="where results.json, index.html and summary.md go (default: reports/ when --suite is given)")
+    distributed.addoption(g)
 
 
 def _selected_suites(config: pytest.Config) -> list[str]:
@@ -135,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = State(config)
     config.stash[STATE] = state
     config.pluginmanager.register(state, "wasm-claims-state")
+    state.distributed = distributed.register(config, state.records)
     if config.getoption("hypothesis_profile", None) is None:
         settings.load_profile(os.environ.get("WASM_CLAIMS_HYPOTHESIS_PROFILE", "wasm-claims"))
     state.suites = _selected_suites(config)
@@ -195,6 +199,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         ids = [cid for m in item.iter_markers("claim") for cid in m.args]
         state.claims_of[item.nodeid] = ids
+        if ids:  # travels with every report, to an xdist controller too
+            item.user_properties.append((distributed.CLAIMS_PROPERTY, " ".join(ids)))
 
 
 def _progress(config: pytest.Config):
@@ -282,8 +288,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
     out_dir = _report_dir(config)
-    if state is None or out_dir is None or config.option.collectonly:
-        return  # --collect-only measures nothing: keep the last run's report
+    if state is None or out_dir is None or config.option.collectonly or distributed.is_worker(config):
+        return  # --collect-only measures nothing: keep the last run's report; workers hand records to the controller
     from hypothesis import settings as hyp_settings
 
     from harness.report import write_report
@@ -298,8 +304,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                        "seed": config.getoption("hypothesis_seed", None)},
         "tests": dict(state.counts),
         "exit_status": int(exitstatus),
+        **state.distributed.run_metadata(),
     }
-    doc = results_mod.build_results(state.records, skips=state.skips, suites_run=state.suites or ["(custom)"], meta=meta)
+    doc = results_mod.build_results(distributed.combine(state.records), skips=state.skips, suites_run=state.suites or ["(custom)"], meta=meta)
     results_mod.write_json(out_dir / "results.json", doc)
     html = write_report(doc, out_dir)
     reporter = config.pluginmanager.get_plugin("terminalreporter")

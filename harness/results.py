@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,20 @@ def _gpu() -> str:
     return "none detected (no nvidia-smi)"
 
 
+def _emulation() -> str | None:
+    """How this harness runs when it is itself emulated (the ARM leg: qemu-user hands the
+    machine's x86_64 /proc/cpuinfo to an aarch64 Python), else None."""
+    from harness.toolchain import host_arch
+
+    if os.environ.get("WASM_CLAIMS_EMULATED"):
+        return os.environ["WASM_CLAIMS_EMULATED"]
+    try:
+        x86_cpu = re.search(r"^vendor_id\s*:\s*(GenuineIntel|AuthenticAMD)", Path("/proc/cpuinfo").read_text(), re.M)
+    except OSError:
+        return None
+    return "qemu-user (an x86_64 host)" if x86_cpu and host_arch() != "x86_64" else None
+
+
 @functools.cache
 def environment() -> dict:
     """What the numbers were measured on: every version that could change a result."""
@@ -89,6 +104,7 @@ def environment() -> dict:
     return {
         "machine": platform.node(),
         "arch": host_arch(),
+        "emulated": _emulation(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "governor": _governor(),
@@ -157,23 +173,43 @@ def merge(paths: list[Path]) -> dict:
     each machine's environment kept, verdicts recomputed over everything."""
     if not paths:
         raise ResultsError("merge needs at least one results.json")
+    from harness.distributed import combine
+
     docs = [load(p) for p in paths]
     machines: dict[str, dict] = {}
+    shards: dict[str, dict[str | None, set[str]]] = {}  # machine -> shard -> test ids
     records, skips, suites = [], [], []
     for path, doc in zip(paths, docs):
         env = doc["environment"]
         key = f"{env.get('machine', '?')}/{env.get('arch', '?')}"
-        if key in machines:
-            raise ResultsError(f"{path}: machine {key} appears twice in the inputs (same results given twice?)")
+        _check_shard(path, key, doc, shards.setdefault(key, {}))
         machines[key] = env
         records += [_on_machine(r, key, env) for r in doc["records"]]
         skips += [{**s, "machine": key} for s in doc.get("skips", [])]
         suites += [s for s in doc["run"].get("suites", []) if s not in suites]
+    records = combine(records)
     records += cross_machine_records(records)
     meta = {"merged_from": [str(p) for p in paths], "started": min(d["run"].get("started", "") for d in docs),
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    if any(None not in s for s in shards.values()):
+        meta["shards"] = {m: sorted(s) for m, s in shards.items() if None not in s}
     merged = build_results(records, skips=skips, suites_run=suites, meta=meta, env={"machines": machines})
     return merged
+
+
+def _check_shard(path: Path, machine: str, doc: dict, seen: dict) -> None:
+    """Shards of one machine's run may be joined; the same run twice, or shards that ran a test
+    twice, may not."""
+    shard = doc["run"].get("shard")
+    tests = {r["test"] for r in [*doc["records"], *doc.get("skips", [])] if "::" in str(r.get("test"))}
+    if seen and (shard is None or None in seen or shard in seen):
+        what = f"shard {shard} of machine {machine}" if shard else f"machine {machine}"
+        raise ResultsError(f"{path}: {what} appears twice in the inputs (same results given twice?)")
+    for other, other_tests in seen.items():
+        if overlap := sorted(tests & other_tests):
+            raise ResultsError(f"{path}: shard {shard} of machine {machine} overlaps shard {other} in "
+                               f"{len(overlap)} test(s), e.g. {overlap[0]}")
+    seen[shard] = tests
 
 
 def _on_machine(record: dict, key: str, env: dict) -> dict:

@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from harness.workload import BUILTIN_DIR, Workload
 
 COMMON_INCLUDE = BUILTIN_DIR / "_common"
@@ -195,6 +197,14 @@ def build(workload: Workload, target: str | Target, language: str = "c", *, prog
         return Artifact(workload.name, language, target.name, out, _file_sha256(out), out.stat().st_size,
                         compiler, version, flags, True, 0.0)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(out_dir / ".lock"):  # parallel workers: one builds, the others wait and take it from the cache
+        if out.is_file():
+            return build(workload, target, language, progress=progress)
+        return _compile(workload, target, language, out, compiler, version, flags, progress)
+
+
+def _compile(workload: Workload, target: Target, language: str, out: Path, compiler: str, version: str,
+             flags: tuple[str, ...], progress) -> Artifact:
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     cmd = _c_command(workload, target, tmp)[0] if language == "c" else _rust_command(workload, target, tmp)[0]
     if progress:

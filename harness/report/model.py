@@ -259,6 +259,17 @@ def run_meta(doc: dict) -> list[tuple[str, str]]:
     ]
     if run.get("merged_from"):
         items.append(("Merged from", ", ".join(run["merged_from"])))
+    if run.get("shard"):
+        items.append(("Shard", _str(run["shard"])))
+    if run.get("shards"):
+        items.append(("Shards merged", "; ".join(f"{m}: {', '.join(s)}" for m, s in run["shards"].items())))
+    if isinstance(run.get("parallel"), dict):
+        par = run["parallel"]
+        items.append(("Parallel", f"{par.get('workers')} pytest-xdist workers ({par.get('dist')}); "
+                                  f"{par.get('exclusive_tests')} tests ran alone: {par.get('isolation')}"))
+    emulated = sorted({_str(e.get("emulated")) for e in envs if isinstance(e, dict) and e.get("emulated")})
+    if emulated:
+        items.append(("Harness emulated", ", ".join(emulated)))
     if "exit_status" in run:
         items.append(("pytest exit status", _str(run["exit_status"])))
     return items

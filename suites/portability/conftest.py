@@ -101,7 +101,8 @@ class PortLog:
             kind = "wasm" if spec.form == "wasm" else "native"
             evidence.record("artifact_bytes", art["size"], "bytes", claim=claim, workload=workload, spec=spec,
                             kind=kind, emulated=port_matrix.emulated(spec.arch), launcher=port_matrix.launcher(spec.arch),
-                            runtime_version=form.details.get("runtime_version"), **art)
+                            runtime_version=form.details.get("runtime_version"), **art,
+                            once_per_run=f"artifact:{':'.join(map(str, key))}")  # xdist workers may each see it
         return art
 
     def transcript(self, kind: str, workload, spec, art: dict, runs: dict[str, str], claim: str) -> None:
