@@ -18,6 +18,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from harness.report.charts import details_of, fmt, fmt_bytes, is_emulated, number
 
@@ -30,8 +31,9 @@ NOT_TESTED = "not tested"
 SECURITY_CATEGORIES = ("escape", "limit", "advisory", "conformance", "fuzz", "isolation")
 
 RULES = {
-    "passed": "a row passed when it has parity records and all of them agree with the reference, and no security "
-              "finding is recorded for its engine@version",
+    "passed": "a row passed when it has parity records and all of them agree with the reference (the Python process "
+              "is the reference), and no security finding is recorded for its engine@version; rows run under qemu are "
+              "shown but not ranked",
     "fastest": "highest median runs/s at the largest input size measured for this workload, among rows that passed",
     "smallest": "fewest bytes to ship (artifact + runtime when recorded, or the container image), among rows that passed",
     "safest": "most security checks held (sandbox probes + resource limits) with none failed, among rows that passed; "
@@ -41,10 +43,10 @@ RULES = {
 
 # ---------------------------------------------------------------- who ran a record
 
-@dataclass(frozen=True, order=True)
-class Engine:
+class Engine(NamedTuple):
     """One runtime row as records name it: runtime name (pinned version stripped), engine
-    family and mode when recorded, version, and engine configuration (canonical JSON)."""
+    family and mode when recorded, version, and engine configuration (canonical JSON).
+    A tuple: it keys the per-engine indexes, hashed once per record."""
 
     name: str
     engine: str = ""
@@ -224,19 +226,19 @@ class Facts:
         self._findings: dict[Engine, list] = {}
         self._decided: dict[Engine, list] = {}
         self._memo: dict = {}
+        self.size_of: dict[int, tuple[float, str]] = {}
         for i, r in enumerate(records):
             self._add(i, r)
 
     def _add(self, i: int, r: dict) -> None:
-        cat = category(r)
         d = details_of(r)
-        den = d.get("denominator") if isinstance(d.get("denominator"), dict) else {}
-        rt_bytes = number(d.get("runtime_bytes")) or number(den.get("runtime_bytes"))
-        rt_name = r.get("runtime") if d.get("runtime_bytes") is not None else den.get("runtime")
-        if rt_bytes and rt_name:
-            self.runtime_bytes.setdefault(str(rt_name).partition("==")[0], (int(rt_bytes), i))
-        if cat is None or str(r.get("suite")) == "policy":
+        if "runtime_bytes" in d or "denominator" in d:
+            self._runtime_size(i, r, d)
+        cat = category(r)
+        if cat is None or r.get("suite") == POLICY_SUITE:
             return
+        if cat == "throughput":
+            self.size_of[i] = _size_label(r)
         if cat in SECURITY_CATEGORIES or (cat == "parity" and r.get("form") == "wasm"):
             if is_control(r) and cat == "escape":
                 self.controls.append((i, r))
@@ -256,6 +258,18 @@ class Facts:
         if key not in rows:
             rows[key] = Row(key, form, language, eng, arch, machine, is_emulated(r))
         rows[key].recs[cat].append((i, r))
+
+    def _runtime_size(self, i: int, r: dict, d: dict) -> None:
+        """A runtime's own size: `details.runtime_bytes`, or a size ratio's denominator's."""
+        den = d.get("denominator") if isinstance(d.get("denominator"), dict) else {}
+        rt_bytes = number(d.get("runtime_bytes")) or number(den.get("runtime_bytes"))
+        rt_name = r.get("runtime") if d.get("runtime_bytes") is not None else den.get("runtime")
+        if rt_bytes and rt_name:
+            self.runtime_bytes.setdefault(str(rt_name).partition("==")[0], (int(rt_bytes), i))
+
+    def size(self, i: int, r: dict) -> tuple[float, str]:
+        """(input bytes, label) of a throughput record, read once."""
+        return self.size_of[i] if i in self.size_of else _size_label(r)
 
     # ------------------------------------------------------------ per engine
 
@@ -299,14 +313,14 @@ class Facts:
                            and n.arch == row.arch and n.machine == row.machine), None)
             if native is None:
                 continue
-            wasm_at = {_size_label(r)[0]: (i, r) for i, r in row.recs["throughput"] if number(r.get("value"))}
-            native_at = {_size_label(r)[0]: (i, r) for i, r in native.recs["throughput"] if number(r.get("value"))}
+            wasm_at = {self.size(i, r)[0]: (i, r) for i, r in row.recs["throughput"] if number(r.get("value"))}
+            native_at = {self.size(i, r)[0]: (i, r) for i, r in native.recs["throughput"] if number(r.get("value"))}
             common = sorted(set(wasm_at) & set(native_at))
             if not common:
                 continue
             (wi, wr), (ni, nr) = wasm_at[common[-1]], native_at[common[-1]]
             out.append({"engine": row.engine, "row": row, "ratio": number(nr["value"]) / number(wr["value"]),
-                        "size": _size_label(wr)[1], "records": (wi, ni)})
+                        "size": self.size(wi, wr)[1], "records": (wi, ni)})
         return out
 
 
@@ -316,7 +330,16 @@ def _first(pairs: list, pred=lambda r: True):
     return next(((i, r) for i, r in pairs if pred(r)), (None, None))
 
 
-def _parity_cell(pairs: list) -> Cell:
+REFERENCE = ("python-process", "cpython")
+
+
+def _is_reference(row: Row) -> bool:
+    return (row.form, row.engine.name) == REFERENCE
+
+
+def _parity_cell(pairs: list, reference: bool = False) -> Cell:
+    if reference and not pairs:
+        return Cell("the reference", 0, None, False, "the Python implementation as a local process: what other rows are compared with")
     usable = [(i, r) for i, r in pairs if counted(r)]
     if not usable:
         return Cell.absent("no parity record with a decided outcome")
@@ -401,7 +424,7 @@ class WorkloadTable:
 
 def _row_passed(facts: Facts, row: Row) -> bool:
     parity = [r for _, r in row.recs["parity"] if counted(r)]
-    if not parity or any(is_finding(r) for r in parity):
+    if row.emulated or (not parity and not _is_reference(row)) or any(is_finding(r) for r in parity):
         return False
     return not (row.form == "wasm" and facts.findings(row.engine))
 
@@ -412,8 +435,8 @@ def _security_held(facts: Facts, row: Row) -> int | None:
         return None
 
     def held():
-        probes = sum(1 for _, r in facts.checks(row.engine, "escape") if counted(r))
-        return probes + sum(1 for _, r in facts.checks(row.engine, "limit") if counted(r)) if probes else None
+        probes = any(counted(r) for _, r in facts.checks(row.engine, "escape"))
+        return len(facts.decided(row.engine)) if probes else None
     return facts.memo(("held", row.engine), held)
 
 
@@ -421,7 +444,7 @@ def workload_table(facts: Facts, workload: str) -> WorkloadTable:
     rows = sorted(facts.rows[workload].values(),
                   key=lambda r: (FORM_ORDER.index(r.form) if r.form in FORM_ORDER else 9, r.form, r.engine.label, r.language,
                                  r.emulated, r.arch, r.machine))
-    sizes = sorted({_size_label(r) for row in rows for _, r in row.recs["throughput"]})
+    sizes = sorted({facts.size(i, r) for row in rows for i, r in row.recs["throughput"]})
     size_labels = list(dict.fromkeys(label for _, label in sizes))
     by_form_langs = defaultdict(set)
     for row in rows:
@@ -430,7 +453,7 @@ def workload_table(facts: Facts, workload: str) -> WorkloadTable:
     fastest, smallest, safest = [], [], []
     for row in rows:
         cells = {}
-        at = {_size_label(r)[1]: (i, r) for i, r in row.recs["throughput"]}
+        at = {facts.size(i, r)[1]: (i, r) for i, r in row.recs["throughput"]}
         for label in size_labels:
             i, r = at.get(label, (None, None))
             v = number(r.get("value")) if r else None
@@ -439,7 +462,7 @@ def workload_table(facts: Facts, workload: str) -> WorkloadTable:
         cells["cold start (s)"] = _min_cell(row.recs["cold_start_s"], fmt, "cold start")
         cells["peak RSS"] = _min_cell(row.recs["peak_rss_kb"], lambda v: f"{fmt(v / 1024)} MiB", "peak RSS")
         cells["size"] = _size_cell(facts, workload, row)
-        cells["parity"] = _parity_cell(row.recs["parity"])
+        cells["parity"] = _parity_cell(row.recs["parity"], _is_reference(row))
         cells["security"] = _security_cell(facts, row)
         label = row.label(len(by_form_langs[row.form]) > 1)
         passed = _row_passed(facts, row)
@@ -454,8 +477,10 @@ def workload_table(facts: Facts, workload: str) -> WorkloadTable:
                 safest.append((Cell(f"{held} checks held", held, cells["security"].rec), label))
     for what, pool, best in (("fastest", fastest, max), ("smallest", smallest, min), ("safest", safest, max)):
         if pool:
-            cell, label = best(pool, key=lambda t: t[0].sort)
-            text = f"{label} ({cell.text}{f' runs/s at {size_labels[-1]}' if what == 'fastest' else ''})"
+            top = best(c.sort for c, _ in pool)
+            tied = [(c, label) for c, label in pool if c.sort == top]
+            cell = tied[0][0]
+            text = f"{' = '.join(label for _, label in tied)} ({cell.text}{f' runs/s at {size_labels[-1]}' if what == 'fastest' else ''})"
             lines.append({"what": what, "rule": RULES[what], "text": text, "rec": cell.rec})
         else:
             lines.append({"what": what, "rule": RULES[what], "text": "none: no row both passed and has this measurement",
