@@ -7,8 +7,10 @@ summary, a row in the report's Policy section (it is recorded as a `policy` reco
 of the exit status. Figures come from harness.report.decisions, the code that draws the
 report's decision tables and scorecard, so the gate and the page cannot disagree.
 
-A rule whose data is absent fails as "not measured"; one that needs a suite, workload or
-engine this run did not select is skipped, saying which (`--suite all` selects everything).
+A rule whose data is absent fails as "not measured", and so does, by default, one that
+needs a suite, workload, form or engine this run did not select; with `not_selected: skip`
+in the policy such a rule is skipped instead, saying which (so one file can gate a PR's
+smoke run and a nightly `--suite all`).
 This module is its own pytest plugin (harness.plugin lists it in `pytest_plugins`)."""
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def load(path: str | Path) -> dict:
     errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(data))
     if errors:
         raise PolicyError(_field_error(path, jsonschema.exceptions.best_match(errors)))
+    if not rules(data):
+        raise PolicyError(f"{path}: no rules (give claims, engines, workloads or parity)")
     known = claims_mod.claim_ids()
     for cid in data.get("claims") or {}:
         if cid not in known:
@@ -148,6 +152,7 @@ class Context:
     known_workloads: set[str] = field(default_factory=set)
     runtimes: list[str] | None = None  # --runtime
     forms: list[str] | None = None  # --form
+    skip_unselected: bool = False  # the policy's `not_selected: skip`
 
     @functools.cached_property
     def facts(self) -> decisions.Facts:
@@ -276,7 +281,9 @@ EVALUATE = {"claims": _claim, "engines": _engine, "workloads": _workload, "parit
 
 def evaluate(rule: Rule, ctx: Context) -> Outcome:
     why = ctx.not_selected(rule)
-    return Outcome("not-run", why) if why else EVALUATE[rule.section](rule, ctx)
+    if why:
+        return Outcome("not-run", why) if ctx.skip_unselected else Outcome("not-measured", f"{why} (the policy's not_selected: fail)")
+    return EVALUATE[rule.section](rule, ctx)
 
 
 # ---------------------------------------------------------------- pytest plugin
@@ -312,7 +319,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except PolicyError as exc:
         raise pytest.UsageError(f"--policy {exc}") from None
     config.stash[POLICY] = {"path": Path(path), "rules": rules(policy), "outcomes": {}, "context": None,
-                            "known_workloads": _known_workloads(config)}
+                            "known_workloads": _known_workloads(config), "skip": policy.get("not_selected") == "skip"}
 
 
 class PolicyFile(pytest.File):
@@ -333,7 +340,8 @@ class PolicyItem(pytest.Item):
         if gate["context"] is None:
             state = self.config.stash[STATE]
             gate["context"] = Context(state.records, state.suites, state.skips, {w.name for w in state.workloads},
-                                      gate["known_workloads"], self.config.getoption("runtime"), self.config.getoption("form"))
+                                      gate["known_workloads"], self.config.getoption("runtime"), self.config.getoption("form"),
+                                      gate["skip"])
         return gate["context"]
 
     def runtest(self) -> None:

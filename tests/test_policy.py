@@ -43,6 +43,8 @@ def test_example_policy_is_valid():
     ("workloads:\n  sha256: {}\n", "workloads.sha256: empty"),
     ("claims: [\n", "not valid YAML (line 2"),
     ("", "the policy is empty"),
+    ("not_selected: skip\n", "no rules"),
+    ("not_selected: ignore\nparity: {violations: 0}\n", "not_selected: 'ignore' is not one of"),
 ])
 def test_malformed_policy_names_file_and_field(tmp_path, text, field):
     path = tmp_path / "p.yaml"
@@ -91,9 +93,12 @@ def test_claim_rules_use_the_verdicts(records):
     assert evaluate(Rule("claims", untested, "verdict", ("supported",)), c).status == "not-measured"
 
 
-def test_rules_outside_the_selection_are_not_run(records):
+def test_rules_outside_the_selection_fail_unless_the_policy_skips_them(records):
+    strict = ctx(records, suites=["smoke"])
+    out = evaluate(Rule("workloads", "sha256", "wasm_over_native_time", {"max": 3.0}), strict)
+    assert out.status == "not-measured" and "needs --suite performance" in out.measured
     c = ctx(records, suites=["smoke"], workloads={"sha256"}, known_workloads={"sha256", "bpe-tokenize"},
-            runtimes=["wasmtime-py"])
+            runtimes=["wasmtime-py"], skip_unselected=True)
     assert "needs --suite security" in evaluate(Rule("engines", "wasmtime-py", "escapes", 0), c).measured
     assert evaluate(Rule("engines", "wasmtime-py", "escapes", 0), c).status == "not-run"
     assert "not selected (--only-workloads)" in evaluate(Rule("workloads", "bpe-tokenize", "parity_violations", 0), c).measured
