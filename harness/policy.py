@@ -154,9 +154,12 @@ class Context:
     forms: list[str] | None = None  # --form
     skip_unselected: bool = False  # the policy's `not_selected: skip`
 
+    env: dict = field(default_factory=dict)  # results.environment(): versions for records that carry none
+
     @functools.cached_property
     def facts(self) -> decisions.Facts:
-        return decisions.Facts([r for r in self.records if r.get("suite") != decisions.POLICY_SUITE])
+        return decisions.Facts([r for r in self.records if r.get("suite") != decisions.POLICY_SUITE],
+                               decisions.env_runtimes({"environment": self.env}))
 
     @functools.cached_property
     def verdicts(self) -> dict[str, dict]:
@@ -221,7 +224,7 @@ def _engine(rule: Rule, ctx: Context) -> Outcome:
         return Outcome("not-measured", f"no record names engine {rule.subject} (engines with records: {seen})")
     facts = ctx.facts
     if rule.metric == "wasm_over_native_time":
-        values = [(f"{it['engine'].label} on {w}", it["ratio"]) for w in facts.rows for it in facts.wasm_over_native(w)
+        values = [(f"{it['row'].label(True)} on {w}", it["ratio"]) for w in facts.rows for it in facts.wasm_over_native(w)
                   if it["engine"] in engines]
         if not values:
             return Outcome("not-measured", f"no workload has both native and {rule.subject} throughput records")
@@ -251,7 +254,7 @@ def _workload(rule: Rule, ctx: Context) -> Outcome:
         return _count(rule, sum(1 for _, r in pairs if decisions.is_finding(r)), len(pairs), "parity records",
                       "differs: " + ", ".join(bad) if bad else "")
     if rule.metric == "wasm_over_native_time":
-        values = [(it["engine"].label, it["ratio"]) for it in facts.wasm_over_native(rule.subject)]
+        values = [(it["row"].label(True), it["ratio"]) for it in facts.wasm_over_native(rule.subject)]
         unit, what = "x", "native and Wasm throughput on the same arch"
     else:
         cat, scale, unit = {"wasm_cold_start_s": ("cold_start_s", 1.0, " s"), "wasm_peak_rss_mib": ("peak_rss_kb", 1024.0, " MiB")}[rule.metric]
@@ -259,7 +262,7 @@ def _workload(rule: Rule, ctx: Context) -> Outcome:
         for row in rows.values():
             vals = [number(r.get("value")) for _, r in row.recs[cat] if number(r.get("value")) is not None]
             if row.form == "wasm" and not row.emulated and vals:
-                values.append((row.engine.label, (min(vals) if cat == "cold_start_s" else max(vals)) / scale))
+                values.append((row.label(True), (min(vals) if cat == "cold_start_s" else max(vals)) / scale))
         what = f"a Wasm {cat} record"
     if not values:
         return Outcome("not-measured", f"{rule.subject} has no {what}")
@@ -341,7 +344,7 @@ class PolicyItem(pytest.Item):
             state = self.config.stash[STATE]
             gate["context"] = Context(state.records, state.suites, state.skips, {w.name for w in state.workloads},
                                       gate["known_workloads"], self.config.getoption("runtime"), self.config.getoption("form"),
-                                      gate["skip"])
+                                      gate["skip"], results_mod.environment())
         return gate["context"]
 
     def runtest(self) -> None:

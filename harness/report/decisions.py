@@ -185,7 +185,7 @@ class Row:
     def label(self, show_language: bool) -> str:
         what = {"python-process": "Python process", "native": "native"}.get(self.form, self.form)
         if self.form == "container":
-            what = "container (Python image)" if self.language == "python" else f"container ({self.language} binary image)"
+            what = "container (Python image)" if self.language == "python" else "container (image of the native binary)"
         bits = [what]
         if self.form == "wasm":
             bits.append(self.engine.label)
