@@ -380,7 +380,7 @@ def _size_cell(facts: Facts, workload: str, row: Row) -> Cell:
         rt = facts.runtime_bytes.get(row.engine.name)
         if rt:
             return Cell(f"{text} + {fmt_bytes(rt[0])} runtime", size + rt[0], i, False, f"runtime size from record {rt[1]}")
-        return Cell(f"{text} (runtime size not measured)", size, i, False, "no record gives this runtime's size")
+        return Cell(f"{text} + runtime (size not measured)", size, i, False, "no record gives this runtime's size")
     return Cell(text, size, i)
 
 
