@@ -500,22 +500,17 @@ SCORE_COLUMNS = ("probes held", "limits held", "advisories", "conformance findin
                  "parity rows", "time vs native")
 
 
-def _held_cell(pairs: list, noun: str) -> Cell:
+def _tally_cell(pairs: list, noun: str, as_held: bool) -> Cell:
+    """Decided checks as "held/decided" (as_held) or "findings in decided"; linked to the
+    first failing record, else the first one."""
     usable = [(i, r) for i, r in pairs if counted(r)]
     if not usable:
         return Cell.absent(f"no {noun} record")
     bad = [(i, r) for i, r in usable if is_finding(r)]
     i, _ = (bad or usable)[0]
-    return Cell(f"{len(usable) - len(bad)}/{len(usable)}", (len(usable) - len(bad)) / len(usable), i, bool(bad),
-                f"{len(bad)} {noun}(s) failed" if bad else f"every {noun} held")
-
-
-def _findings_cell(pairs: list, noun: str) -> Cell:
-    usable = [(i, r) for i, r in pairs if counted(r)]
-    if not usable:
-        return Cell.absent(f"no {noun} record")
-    bad = [(i, r) for i, r in usable if is_finding(r)]
-    i, _ = (bad or usable)[0]
+    if as_held:
+        return Cell(f"{len(usable) - len(bad)}/{len(usable)}", (len(usable) - len(bad)) / len(usable), i, bool(bad),
+                    f"{len(bad)} {noun}(s) failed" if bad else f"every {noun} held")
     return Cell(f"{len(bad)} in {len(usable)}", len(bad), i, bool(bad), f"{len(bad)} of {len(usable)} {noun} records report one")
 
 
@@ -536,13 +531,13 @@ def scorecard(facts: Facts) -> list[dict]:
     out = []
     for eng in facts.engines():
         cells = {
-            "probes held": _held_cell(facts.checks(eng, "escape"), "probe"),
-            "limits held": _held_cell(facts.checks(eng, "limit"), "limit"),
-            "advisories": _findings_cell(facts.checks(eng, "advisory"), "advisory check"),
-            "conformance findings": _findings_cell(facts.checks(eng, "conformance"), "conformance"),
-            "fuzzing disagreements": _findings_cell(facts.checks(eng, "fuzz"), "differential fuzzing"),
-            "parity rows": _held_cell(list({i: (i, r) for i, r in parity[eng] + facts.checks(eng, "parity")}.values()),
-                                      "parity row"),
+            "probes held": _tally_cell(facts.checks(eng, "escape"), "probe", True),
+            "limits held": _tally_cell(facts.checks(eng, "limit"), "limit", True),
+            "advisories": _tally_cell(facts.checks(eng, "advisory"), "advisory check", False),
+            "conformance findings": _tally_cell(facts.checks(eng, "conformance"), "conformance", False),
+            "fuzzing disagreements": _tally_cell(facts.checks(eng, "fuzz"), "differential fuzzing", False),
+            "parity rows": _tally_cell(list({i: (i, r) for i, r in parity[eng] + facts.checks(eng, "parity")}.values()),
+                                       "parity row", True),
         }
         rs = ratios.get(eng)
         if rs:
