@@ -285,7 +285,7 @@ EVALUATE = {"claims": _claim, "engines": _engine, "workloads": _workload, "parit
 def evaluate(rule: Rule, ctx: Context) -> Outcome:
     why = ctx.not_selected(rule)
     if why:
-        return Outcome("not-run", why) if ctx.skip_unselected else Outcome("not-measured", f"{why} (the policy's not_selected: fail)")
+        return Outcome("not-run", why) if ctx.skip_unselected else Outcome("not-measured", f"{why} (`not_selected: skip` in the policy skips such rules)")
     return EVALUATE[rule.section](rule, ctx)
 
 
@@ -360,7 +360,8 @@ class PolicyItem(pytest.Item):
         if out.status == "not-run":
             pytest.skip(f"policy rule {rule.name}: not run: {out.measured}")
         if out.status != "held":
-            raise PolicyBroken(f"policy rule {rule.name} {out.status}: requires {rule.expected}; measured {out.measured}")
+            said = "measured" if out.status == "broken" else "not measured:"
+            raise PolicyBroken(f"policy rule {rule.name} {out.status}: requires {rule.expected}; {said} {out.measured}")
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, PolicyBroken):
