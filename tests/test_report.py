@@ -327,10 +327,17 @@ def test_engine_mode_version_and_config_make_their_own_rows():
         {**base, "runtime": "wasmer-singlepass", "details": {"engine": "wasmer", "mode": "singlepass", "runtime_version": "6.1.0",
                                                             "engine_config": {"bounds_checks": "on"}}},
         {**base, "runtime": "node-wasi", "details": {}},
+        {**base, "runtime": "wasmtime-py", "details": {"runtime_version": "50.0.1", "engine_config": "default"}},
+        {**base, "runtime": "wasmtime-py", "metric": "wasm_output_mismatch", "value": 1, "outcome": "mismatch",
+         "details": {"runtime_version": "50.0.1", "engine_config": "dynamic-bounds", "probe": "difffuzz"}},
     ]
     facts = decisions.Facts(recs, {"": {"node-wasi": "v20.20.2"}})
-    labels = {row["label"]: row["cells"]["probes held"].text for row in decisions.scorecard(facts)}
-    assert labels == {"wasmtime-py 50.0.1": "1/1", "wasmtime-py 6.0.0": "0/1", "wasmedge-aot (wasmedge@aot) 0.14.1": "1/1",
+    score = decisions.scorecard(facts)
+    labels = {row["label"]: row["cells"]["probes held"].text for row in score}
+    fuzz = {row["label"]: row["cells"]["fuzzing disagreements"].text for row in score}
+    assert fuzz["wasmtime-py 50.0.1 [dynamic-bounds]"] == "1 in 1" and fuzz["wasmtime-py 50.0.1"] == "not tested"
+    del labels["wasmtime-py 50.0.1 [dynamic-bounds]"]
+    assert labels == {"wasmtime-py 50.0.1": "2/2", "wasmtime-py 6.0.0": "0/1", "wasmedge-aot (wasmedge@aot) 0.14.1": "1/1",
                       'wasmer-singlepass (wasmer@singlepass) 6.1.0 [{"bounds_checks":"on"}]': "1/1", "node-wasi 20.20.2": "1/1"}
     old = decisions.Engine("wasmtime-py", version="6.0.0")
     assert old.matches("wasmtime-py") and old.matches("wasmtime-py==6.0.0") and not old.matches("wasmtime-py==50.0.1")

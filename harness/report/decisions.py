@@ -25,7 +25,7 @@ from harness.report.charts import details_of, fmt, fmt_bytes, is_emulated, numbe
 FORM_ORDER = ("native", "wasm", "python-process", "container")
 DEFAULT_LANGUAGE = {"native": "c", "wasm": "c", "python-process": "python", "container": "python"}
 PARITY_METRICS = {"output_mismatch", "wasm_output_mismatch", "nn_parity_violation", "nn_baseline_parity_violation"}
-NOT_COUNTED = {"inconclusive", "skipped", "not-run", "error"}  # outcomes that neither hold nor fail a check
+NOT_COUNTED = {"inconclusive", "skipped", "not-run", "not-tested", "error"}  # outcomes that neither hold nor fail a check
 MAX_WORKLOADS = 60  # decision tables on the page; summary.md and the policy see every workload
 NOT_TESTED = "not tested"
 SECURITY_CATEGORIES = ("escape", "limit", "advisory", "conformance", "fuzz", "isolation")
@@ -102,8 +102,11 @@ def engine_of(r: dict, runtimes: dict[str, dict] | None = None) -> Engine:
     if not version and runtimes:
         known = runtimes.get(r.get("machine") or "", runtimes.get("", {}))
         version = _version_text(known.get(name))
-    config = _field(r, "engine_config")
-    config_text = "" if config in (None, "", {}) else json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    config = _field(r, "engine_config")  # a named configuration ("default" = none) or its knobs
+    if config in (None, "", {}, "default"):
+        config_text = ""
+    else:
+        config_text = config if isinstance(config, str) else json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return Engine(name, str(_field(r, "engine") or ""), str(_field(r, "mode") or ""), version, config_text)
 
 
@@ -115,14 +118,14 @@ def category(r: dict) -> str | None:
         return m
     if m == "escape" or outcome.startswith("out-of-bounds"):
         return "escape"
+    if "fuzz" in m or "disagree" in m or _field(r, "probe") == "difffuzz":  # differential fuzzing across engines
+        return "fuzz"
     if m == "limit_held":
         return "limit"
     if m == "known_advisories":
         return "advisory"
     if "conformance" in m or "capabilit" in m:
         return "conformance"
-    if "fuzz" in m or "disagree" in m:
-        return "fuzz"
     if m in PARITY_METRICS or m.endswith("parity_violation") or (m.endswith("_mismatch") and unit == "bool"):
         return "parity"
     if m == "host_survived":
