@@ -38,7 +38,7 @@ def _decision_view(doc: dict) -> dict:
     """Per-workload tables and the runtime scorecard, with the records their cells cite."""
     records = doc.get("records", [])
     facts = decisions.Facts(records, decisions.env_runtimes(doc))
-    every, n_workloads = decisions.workload_tables(facts, limit=None)
+    every, n_workloads = decisions.workload_tables(facts, limit=max(decisions.MAX_WORKLOADS, decisions.MAX_WORKLOADS_MD))
     tables = every[:decisions.MAX_WORKLOADS]
     score = decisions.scorecard(facts)
     cells = [c for t in tables for row in t.rows for c in row["cells"].values()] + [c for e in score for c in e["cells"].values()]
@@ -117,9 +117,11 @@ def _markdown_policy(rows: list[dict]) -> str:
 
 
 def _markdown_decisions(decide: dict) -> str:
-    """Every workload's decision table (the page caps them; this file does not) and the scorecard."""
-    tables, score = decide["every_table"], decide["scorecard"]
+    """The workloads' decision tables (more than the page shows) and the scorecard."""
+    tables, score = decide["every_table"][:decisions.MAX_WORKLOADS_MD], decide["scorecard"]
     out = ["", "## Decisions per workload", "", decisions.RULES["passed"].capitalize() + "; *not tested* = no record in this run."]
+    if decide["n_workloads"] > len(tables):
+        out += ["", f"The first {len(tables)} of {decide['n_workloads']} workloads by name; every record is in records.json."]
     for t in tables:
         out += ["", f"### {t.workload}", ""]
         out += [f"- **{line['what']}** that passed: {line['text']} (rule: {line['rule']})" for line in t.lines]
