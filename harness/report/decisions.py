@@ -36,7 +36,8 @@ RULES = {
               "is the reference), and no security finding is recorded for its engine@version; rows run under qemu are "
               "shown but not ranked",
     "fastest": "highest median runs/s at the largest input size measured for this workload, among rows that passed",
-    "smallest": "fewest bytes to ship (artifact + runtime when recorded, or the container image), among rows that passed",
+    "smallest": "fewest bytes to ship (the binary; the .wasm plus its runtime; or the container image), among rows that "
+                "passed; a .wasm whose runtime's size is not recorded is not ranked",
     "safest": "most security checks held (sandbox probes + resource limits) with none failed, among rows that passed; "
               "rows without probe records are not ranked",
 }
@@ -169,6 +170,7 @@ class Cell:
     bad: bool = False
     title: str = ""
     href: str = ""  # set by the page when the record's evidence row is on it
+    partial: bool = False  # the figure leaves out a part (a runtime whose size is not recorded): not ranked
 
     @classmethod
     def absent(cls, why: str = "") -> "Cell":
@@ -384,7 +386,7 @@ def _size_cell(facts: Facts, workload: str, row: Row) -> Cell:
         rt = facts.runtime_bytes.get(row.engine.name)
         if rt:
             return Cell(f"{text} + {fmt_bytes(rt[0])} runtime", size + rt[0], i, False, f"runtime size from record {rt[1]}")
-        return Cell(f"{text} + runtime (size not measured)", size, i, False, "no record gives this runtime's size")
+        return Cell(f"{text} + runtime (size not measured)", size, i, False, "no record gives this runtime's size", partial=True)
     return Cell(text, size, i)
 
 
@@ -474,7 +476,7 @@ def workload_table(facts: Facts, workload: str) -> WorkloadTable:
         if passed:
             if size_labels and f"throughput {size_labels[-1]}" in cells and cells[f"throughput {size_labels[-1]}"].rec is not None:
                 fastest.append((cells[f"throughput {size_labels[-1]}"], label))
-            if cells["size"].rec is not None:
+            if cells["size"].rec is not None and not cells["size"].partial:
                 smallest.append((cells["size"], label))
             held = _security_held(facts, row)
             if held is not None:
