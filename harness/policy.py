@@ -166,6 +166,12 @@ class Context:
         doc = results_mod.build_results(self.records, skips=self.skips, suites_run=self.suites or ["(custom)"], meta={}, env={})
         return {c["id"]: c for c in doc["claims"]}
 
+    def narrowed(self) -> str:
+        """The options that narrowed this run to fewer workloads, forms or runtimes than exist, or ""."""
+        return ", ".join(opt for opt, on in (("--only-workloads", bool(self.workloads is not None
+                                                                         and self.known_workloads - self.workloads)),
+                                             ("--form", bool(self.forms)), ("--runtime", bool(self.runtimes))) if on)
+
     def not_selected(self, rule: Rule) -> str:
         """Why this run cannot judge the rule by design (a selection), or ""."""
         if self.suites and not set(rule.suites) & set(self.suites):  # no --suite: custom tests, judged on their records
@@ -210,6 +216,8 @@ def _claim(rule: Rule, ctx: Context) -> Outcome:
     verdict, summary = c.get("verdict", "not-tested"), c.get("summary", "")
     if verdict in rule.want:
         return Outcome("held", f"{verdict}: {summary}")
+    if verdict == "not-tested" and ctx.skip_unselected and ctx.narrowed():
+        return Outcome("not-run", f"{verdict} with this run's narrowed selection ({ctx.narrowed()}): {summary}")
     return Outcome("not-measured" if verdict == "not-tested" else "broken", f"{verdict}: {summary}")
 
 

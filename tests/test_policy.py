@@ -29,7 +29,7 @@ def ctx(records, suites=("smoke", "security", "performance", "portability"), **k
 def test_example_policy_is_valid():
     rules = policy.rules(policy.load(EXAMPLE))
     assert {r.section for r in rules} == {"claims", "engines", "workloads", "parity"}
-    assert "workloads.bpe-tokenize.wasm_over_native_time" in {r.name for r in rules}
+    assert "engines.wasmtime-py.wasm_over_native_time" in {r.name for r in rules}
 
 
 @pytest.mark.parametrize("text, field", [
@@ -104,6 +104,10 @@ def test_rules_outside_the_selection_fail_unless_the_policy_skips_them(records):
     assert "not selected (--only-workloads)" in evaluate(Rule("workloads", "bpe-tokenize", "parity_violations", 0), c).measured
     assert "not selected (--runtime" in evaluate(Rule("engines", "wasmtime-cli", "parity_violations", 0), c).measured
     assert evaluate(Rule("workloads", "sha256", "parity_violations", 0), c).status == "held"
+    c = ctx(records, suites=["security"], workloads={"sha256"}, known_workloads={"sha256", "bpe-tokenize"},
+            runtimes=["wasmtime-py"], skip_unselected=True, skips=[])
+    out = evaluate(Rule("claims", "SURFACE-1", "verdict", ("supported",)), c)  # not-tested in the fixture
+    assert out.status == "not-run" and "narrowed selection (--only-workloads, --runtime)" in out.measured
 
 
 RECORDING_TEST = """
