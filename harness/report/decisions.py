@@ -229,8 +229,6 @@ class Facts:
         self.artifacts: dict[tuple, list] = defaultdict(list)  # (workload, form, language) -> [(i, r)]
         self.runtime_bytes: dict[str, tuple[int, int]] = {}  # runtime name -> (bytes, record index)
         self.controls: list = []  # native probe runs
-        self._findings: dict[Engine, list] = {}
-        self._decided: dict[Engine, list] = {}
         self._memo: dict = {}
         self.size_of: dict[int, tuple[float, str]] = {}
         for i, r in enumerate(records):
@@ -253,9 +251,7 @@ class Facts:
         if cat == "artifact_bytes":
             self.artifacts[(r.get("workload"), r.get("form"), _language(r))].append((i, r))
             return
-        if not r.get("workload") or not r.get("form") or cat in ("escape", "limit", "advisory", "conformance", "fuzz"):
-            return
-        if cat == "isolation":
+        if not r.get("workload") or not r.get("form") or cat in SECURITY_CATEGORIES:  # per engine, not per workload
             return
         form, language, eng = str(r["form"]), _language(r), engine_of(r, self.runtimes)
         arch, machine = str(r.get("arch") or ""), str(r.get("machine") or "")
@@ -282,22 +278,19 @@ class Facts:
     def checks(self, engine: Engine, cat: str) -> list:
         return self.engine_checks.get(engine, {}).get(cat, [])
 
-    def decided(self, engine: Engine) -> list:
-        """Every security check of this engine@version that reached a decision."""
-        if engine not in self._decided:
-            self._decided[engine] = [(i, r) for cat in SECURITY_CATEGORIES for i, r in self.checks(engine, cat) if counted(r)]
-        return self._decided[engine]
-
     def memo(self, key, compute):
         """Per-engine figures are shared by every workload's rows: compute each once."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def decided(self, engine: Engine) -> list:
+        """Every security check of this engine@version that reached a decision."""
+        return self.memo(("decided", engine), lambda: [(i, r) for cat in SECURITY_CATEGORIES
+                                                       for i, r in self.checks(engine, cat) if counted(r)])
+
     def findings(self, engine: Engine) -> list:
-        if engine not in self._findings:
-            self._findings[engine] = [(i, r) for i, r in self.decided(engine) if is_finding(r)]
-        return self._findings[engine]
+        return self.memo(("findings", engine), lambda: [(i, r) for i, r in self.decided(engine) if is_finding(r)])
 
     def engines(self) -> list[Engine]:
         seen = set(self.engine_checks)
