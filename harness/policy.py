@@ -325,6 +325,9 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("policy", None)
     if not path:
         return
+    if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
+        raise pytest.UsageError("--policy does not run under pytest-xdist yet (-n): its rules need every worker's "
+                                "records in one process; run without -n")
     try:
         policy = load(path)
     except PolicyError as exc:
