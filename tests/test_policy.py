@@ -5,6 +5,7 @@ test cases, terminal summary, exit status and the report's Policy section."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -165,3 +166,25 @@ def test_malformed_policy_is_one_usage_error(pytester):
     err = result.stderr.str()
     assert "bad.yaml: engines.wasmtime-cli.escapes" in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1, err
+
+
+def test_merged_report_shows_each_machines_policy_rows(tmp_path):
+    from harness import results
+    from harness.cli import main
+
+    doc = json.loads(FIXTURE.read_text())
+    doc["records"].append({"suite": "policy", "test": "p.yaml::parity.violations", "claim": None, "workload": None,
+                           "form": None, "runtime": None, "arch": None, "metric": "policy_rule", "value": 1, "unit": "",
+                           "outcome": "broken", "details": {"rule": "parity.violations", "expected": "at most 0",
+                                                            "measured": "1 of 9 parity records", "file": "p.yaml"}})
+    paths = []
+    for name, arch in (("x86-box", "x86_64"), ("arm-box", "aarch64")):
+        d = json.loads(json.dumps(doc))
+        d["environment"].update(machine=name, arch=arch)
+        paths.append(results.write_json(tmp_path / f"{name}.json", d))
+    assert main(["merge", *map(str, paths), "-o", str(tmp_path / "m")]) == 0
+    page = (tmp_path / "m" / "index.html").read_text()
+    rows = re.findall(r'<tr id="policy-\d+"[^>]*>(.*?)</tr>', page, re.S)
+    assert len(rows) == 2 and all("parity.violations" in r and ">broken<" in r for r in rows)
+    assert "x86-box/x86_64" in rows[0] and "arm-box/aarch64" in rows[1]
+    assert "parity.violations" not in page.split('id="evidence"')[1].split('id="inputs"')[0]  # not an evidence row
