@@ -153,7 +153,6 @@ class Context:
     runtimes: list[str] | None = None  # --runtime
     forms: list[str] | None = None  # --form
     skip_unselected: bool = False  # the policy's `not_selected: skip`
-
     env: dict = field(default_factory=dict)  # results.environment(): versions for records that carry none
 
     @functools.cached_property
