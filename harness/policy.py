@@ -11,7 +11,9 @@ A rule whose data is absent fails as "not measured", and so does, by default, on
 needs a suite, workload, form or engine this run did not select; with `not_selected: skip`
 in the policy such a rule is skipped instead, saying which (so one file can gate a PR's
 smoke run and a nightly `--suite all`).
-This module is its own pytest plugin (harness.plugin lists it in `pytest_plugins`)."""
+This module is its own pytest plugin (harness.plugin lists it in `pytest_plugins`). Runs
+split with -n or --shard, and merged machines, are judged afterwards from their results.json
+by `python -m harness.policy POLICY RESULTS...` (same rules, same JUnit case names)."""
 
 from __future__ import annotations
 
@@ -296,6 +298,16 @@ def evaluate(rule: Rule, ctx: Context) -> Outcome:
     return EVALUATE[rule.section](rule, ctx)
 
 
+def policy_record(rule: Rule, out: Outcome, path: Path, test: str) -> dict:
+    """The rule's outcome as a record, so results.json and the report's Policy section carry it."""
+    return {"suite": decisions.POLICY_SUITE, "test": test, "claim": None, "workload": None, "form": None, "runtime": None,
+            "arch": None, "metric": "policy_rule", "value": out.value, "unit": "", "outcome": out.status,
+            "details": {"rule": rule.name, "expected": rule.expected, "measured": out.measured, "file": str(path)}}
+
+
+FAILING = ("broken", "not-measured")
+
+
 # ---------------------------------------------------------------- pytest plugin
 
 POLICY = pytest.StashKey[dict]()  # {"path", "rules", "context", "outcomes"}
@@ -325,8 +337,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not path:
         return
     if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
-        raise pytest.UsageError("--policy does not run under pytest-xdist yet (-n): its rules need every worker's "
-                                "records in one process; run without -n")
+        raise pytest.UsageError("--policy does not run under pytest-xdist (-n): its rules need every worker's records; "
+                                "run without -n, or judge the results afterwards: python -m harness.policy FILE "
+                                "reports/results.json")
     try:
         policy = load(path)
     except PolicyError as exc:
@@ -362,14 +375,10 @@ class PolicyItem(pytest.Item):
         out = evaluate(rule, self._context())
         gate["outcomes"][rule.name] = out
         self.user_properties += [("policy_status", out.status), ("requires", rule.expected), ("measured", out.measured)]
-        self.config.stash[STATE].records.append({
-            "suite": decisions.POLICY_SUITE, "test": self.nodeid, "claim": None, "workload": None, "form": None,
-            "runtime": None, "arch": None, "metric": "policy_rule", "value": out.value, "unit": "", "outcome": out.status,
-            "details": {"rule": rule.name, "expected": rule.expected, "measured": out.measured, "file": str(gate["path"])},
-        })
+        self.config.stash[STATE].records.append(policy_record(rule, out, gate["path"], self.nodeid))
         if out.status == "not-run":
             pytest.skip(f"policy rule {rule.name}: not run: {out.measured}")
-        if out.status != "held":
+        if out.status in FAILING:
             said = "measured" if out.status == "broken" else "not measured:"
             raise PolicyBroken(f"policy rule {rule.name} {out.status}: requires {rule.expected}; {said} {out.measured}")
 
@@ -398,3 +407,82 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     for name, out in gate["outcomes"].items():
         colour = {"held": {"green": True}, "not-run": {"yellow": True}}.get(out.status, {"red": True})
         terminalreporter.write_line(f"{out.status:13} {name}: {out.measured}", **colour)
+
+
+# ---------------------------------------------------------------- after the run: python -m harness.policy
+
+def context_from(doc: dict, skip_unselected: bool, known_workloads: set[str]) -> Context:
+    """A results document (one run, shards or a merge) as what rules are judged on."""
+    run = doc.get("run") or {}
+    selection = run.get("selection") or {}
+    return Context([r for r in doc.get("records", []) if r.get("suite") != decisions.POLICY_SUITE],
+                   [s for s in run.get("suites") or [] if s in results_mod.SUITES], doc.get("skips") or [],
+                   set(run["workloads"]) if run.get("workloads") else None, known_workloads,
+                   selection.get("runtimes"), selection.get("forms"), skip_unselected, doc.get("environment") or {})
+
+
+def write_junit(path: Path, policy_path: Path, judged: list[tuple[Rule, Outcome]]) -> None:
+    """One JUnit test case per rule, named as pytest --policy names them."""
+    from xml.etree import ElementTree as ET
+
+    classname = str(policy_path).replace("/", ".")
+    suite = ET.Element("testsuite", name="wasm-claims policy", tests=str(len(judged)),
+                       failures=str(sum(o.status in FAILING for _, o in judged)),
+                       skipped=str(sum(o.status == "not-run" for _, o in judged)))
+    for rule, out in judged:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=rule.name)
+        props = ET.SubElement(case, "properties")
+        for name, value in (("policy_status", out.status), ("requires", rule.expected), ("measured", out.measured)):
+            ET.SubElement(props, "property", name=name, value=value)
+        if out.status in FAILING:
+            ET.SubElement(case, "failure", message=f"policy rule {rule.name} {out.status}: requires {rule.expected}; "
+                                                   f"{'measured' if out.status == 'broken' else 'not measured:'} {out.measured}")
+        elif out.status == "not-run":
+            ET.SubElement(case, "skipped", message=f"policy rule {rule.name}: not run: {out.measured}")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Judge results after the run: for runs split with -n or --shard (whose rules need every
+    worker's and shard's records) and for merged CI matrices."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m harness.policy", description=(
+        "Judge results.json files by a policy, the rules of pytest --policy, after the run: for runs split with -n or "
+        "--shard and for merged machines. Exit 0 when every rule held (or was skipped by not_selected: skip), 1 when "
+        "one is broken or not measured, 2 on bad input."))
+    ap.add_argument("policy", type=Path, help="the policy YAML (schema: harness/policy.schema.yaml)")
+    ap.add_argument("results", type=Path, nargs="+", help="results.json of one run, or of several shards/machines to merge")
+    ap.add_argument("-o", "--out-dir", type=Path, help="also write results.json and the report with the Policy section here")
+    ap.add_argument("--junitxml", type=Path, help="write one JUnit test case per rule here")
+    args = ap.parse_args(argv)
+    try:
+        policy = load(args.policy)
+        doc = results_mod.load(args.results[0]) if len(args.results) == 1 else results_mod.merge(args.results)
+    except (PolicyError, results_mod.ResultsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ctx = context_from(doc, policy.get("not_selected") == "skip", {w.name for w in discover()})
+    judged = [(rule, evaluate(rule, ctx)) for rule in rules(policy)]
+    for rule, out in judged:
+        print(f"{out.status:13} {rule.name}: {out.measured}")
+    doc["records"] = ctx.records + [policy_record(r, o, args.policy, f"{args.policy}::{r.name}") for r, o in judged]
+    if args.out_dir:
+        from harness.report import write_report
+
+        results_mod.write_json(args.out_dir / "results.json", doc)
+        print(f"report: {write_report(doc, args.out_dir)}")
+    if args.junitxml:
+        write_junit(args.junitxml, args.policy, judged)
+    failed = [r.name for r, o in judged if o.status in FAILING]
+    print(f"{len(judged) - len(failed)} of {len(judged)} policy rules held or were not run" +
+          (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

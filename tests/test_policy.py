@@ -188,3 +188,24 @@ def test_merged_report_shows_each_machines_policy_rows(tmp_path):
     assert len(rows) == 2 and all("parity.violations" in r and ">broken<" in r for r in rows)
     assert "x86-box/x86_64" in rows[0] and "arm-box/aarch64" in rows[1]
     assert "parity.violations" not in page.split('id="evidence"')[1].split('id="inputs"')[0]  # not an evidence row
+
+
+def test_results_judged_after_the_run(tmp_path, capsys):
+    """python -m harness.policy: the same rules on a results.json (shards, -n runs, merges)."""
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("engines:\n  wasmtime-py:\n    limits_not_held: 0\n")
+    bad.write_text("workloads:\n  sha256:\n    wasm_over_native_time: {max: 0.0001}\nengines:\n  wasmer:\n    escapes: 0\n")
+    assert policy.main([str(good), str(FIXTURE)]) == 0
+    out = tmp_path / "rep"
+    assert policy.main([str(bad), str(FIXTURE), "-o", str(out), "--junitxml", str(tmp_path / "j.xml")]) == 1
+    text = capsys.readouterr().out
+    assert "broken        workloads.sha256.wasm_over_native_time: worst" in text and "failed: engines.wasmer.escapes, workloads.sha256" in text
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "j.xml").iter("testcase")}
+    assert cases["workloads.sha256.wasm_over_native_time"].find("failure") is not None
+    assert "not-measured" in cases["engines.wasmer.escapes"].find("failure").get("message")
+    page = (out / "index.html").read_text()
+    assert 'id="policy-table"' in page and "engines.wasmer.escapes" in page
+    doc = json.loads((out / "results.json").read_text())
+    assert [r["details"]["rule"] for r in doc["records"] if r["suite"] == "policy"] == list(cases)
+    assert policy.main([str(tmp_path / "none.yaml"), str(FIXTURE)]) == 2
+    assert "cannot read the policy" in capsys.readouterr().err
