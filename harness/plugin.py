@@ -26,6 +26,7 @@ from harness.workload import ManifestError, Workload, discover
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = REPO_ROOT / "suites"
 SUITE_CHOICES = (*results_mod.SUITES, "all")
+pytest_plugins = ["harness.policy"]  # --policy FILE: the policy gate, its own plugin module
 
 settings.register_profile("wasm-claims", max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

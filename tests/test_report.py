@@ -19,6 +19,7 @@ import pytest
 from harness import results
 from harness.cli import main
 from harness.report import charts, model, write_report
+from harness.report import decisions as model_decisions
 
 FIXTURE = Path(__file__).parent / "data" / "report" / "results.json"
 ATTRS_WITH_URLS = ("src", "href", "action", "data", "poster", "srcset", "xlink:href")
@@ -89,7 +90,7 @@ def test_no_external_urls(rendered):
 
 def test_evidence_tables_are_sortable_and_units_explained(rendered, doc):
     tree = parse(rendered[1])
-    tables = [t for t in tree.iter("table") if "sortable" in (t.get("class") or "")]
+    tables = [t for t in tree.iter("table") if "evidence" in (t.get("class") or "").split()]
     headers = [_text(th) for th in tables[0].find("thead").iter("th")]
     assert headers[:6] == ["workload", "form", "runtime", "arch", "metric", "value (in unit)"]
     assert {"unit", "outcome"} <= set(headers)
@@ -231,6 +232,10 @@ def test_20000_records_render_fast_and_small(doc, tmp_path):
     assert "most frequent of 2003 distinct reasons" in text
     assert len(json.loads((tmp_path / "records.json").read_text())) == 20_000
     assert all(c["id"] in text for c in big["claims"])
+    n_workloads = len({r["workload"] for r in big["records"] if r.get("workload")})
+    assert f"Showing {model_decisions.MAX_WORKLOADS} of " in text and 'id="scorecard-table"' in text
+    md = (tmp_path / "summary.md").read_text()
+    assert md.count("\n### ") == model_decisions.MAX_WORKLOADS_MD < n_workloads and len(md) < 500_000
 
 
 def test_odd_records_still_render(doc, tmp_path):
@@ -266,3 +271,81 @@ def test_minimal_claim_entries_render(tmp_path):
     text = write_report(bare, tmp_path).read_text()
     parse(text)
     assert "X-1" in text and "No failing input was recorded." in text
+
+
+# ---------------------------------------------------------------- decisions and scorecard
+
+def test_one_decision_table_per_workload_with_linked_cells(rendered, doc):
+    tree = parse(rendered[1])
+    workloads = {r["workload"] for r in doc["records"] if r.get("workload") and r["metric"] in (
+        "throughput", "output_mismatch", "wasm_output_mismatch", "cold_start_s", "peak_rss_kb", "image_bytes")}
+    tables = {t.get("id") for t in tree.iter("table") if "decision" in (t.get("class") or "").split()}
+    assert tables == {f"decide-{w}-table" for w in workloads}
+    ids = {el.get("id") for el in tree.iter() if el.get("id")}
+    links = [a.get("href") for t in tree.iter("table") if "decision" in (t.get("class") or "").split() for a in t.iter("a")]
+    assert links and all(h.startswith("#rec-") and h[1:] in ids for h in links)
+    # a linked cell shows the figure of the record it links to
+    sha = tree.find(".//table[@id='decide-sha256-table']")
+    head = [_text(th) for th in sha.find("thead").iter("th")]
+    assert head[0] == "form · engine@mode version" and {"cold start (s)", "peak RSS", "size to ship", "parity", "security"} <= set(head)
+    for tr in sha.find("tbody").iter("tr"):
+        for td in tr.findall("td")[1:]:
+            a = td.find("a")
+            if a is not None:
+                rec = doc["records"][int(a.get("href").removeprefix("#rec-"))]
+                assert rec["workload"] in ("sha256", None) or rec["metric"] in ("escape", "limit_held"), rec
+
+
+def test_decision_lines_name_the_rule(rendered):
+    text = _text(parse(rendered[1]).find(".//body"))
+    assert "Fastest that passed: wasm · wasmtime-py 50.0.1 (95.4 runs/s at 262 kB)" in text
+    assert "rule: highest median runs/s at the largest input size" in text
+    assert "Safest that passed: wasm · wasmtime-py 50.0.1" in text
+
+
+def test_scorecard_says_not_tested_never_zero(rendered):
+    tree = parse(rendered[1])
+    table = tree.find(".//table[@id='scorecard-table']")
+    rows = {_text(tr.find("td")): [_text(td) for td in tr.findall("td")[1:]] for tr in table.find("tbody").iter("tr")}
+    assert set(rows) == {"node-wasi 20.20.2", "wasmtime-cli 49.0.3", "wasmtime-py 50.0.1"}
+    head = [_text(th) for th in table.find("thead").iter("th")][1:]
+    cli = dict(zip(head, rows["wasmtime-cli 49.0.3"]))
+    assert cli["limits held"] == "not tested" and cli["fuzzing disagreements"] == "not tested"
+    py = dict(zip(head, rows["wasmtime-py 50.0.1"]))
+    assert py["limits held"] == "4/4" and py["time vs native"].endswith("x")
+    assert dict(zip(head, rows["node-wasi 20.20.2"]))["probes held"] == "1/2"
+
+
+def test_engine_mode_version_and_config_make_their_own_rows():
+    from harness.report import decisions
+
+    base = {"suite": "security", "test": "t", "claim": "SAFETY-2", "workload": None, "form": "wasm", "arch": "x86_64",
+            "metric": "escape", "unit": "bool", "outcome": "held", "value": 0}
+    recs = [
+        {**base, "runtime": "wasmtime-py", "details": {"runtime_version": "50.0.1"}},
+        {**base, "runtime": "wasmtime-py==6.0.0", "value": 1, "outcome": "escaped", "details": {}},
+        {**base, "runtime": "wasmedge-aot", "details": {"engine": "wasmedge", "mode": "aot", "runtime_version": "0.14.1"}},
+        {**base, "runtime": "wasmer-singlepass", "details": {"engine": "wasmer", "mode": "singlepass", "runtime_version": "6.1.0",
+                                                            "engine_config": {"bounds_checks": "on"}}},
+        {**base, "runtime": "node-wasi", "details": {}},
+        {**base, "runtime": "wasmtime-py", "details": {"runtime_version": "50.0.1", "engine_config": "default"}},
+        {**base, "runtime": "wasmtime-py", "metric": "wasm_output_mismatch", "value": 1, "outcome": "mismatch",
+         "details": {"runtime_version": "50.0.1", "engine_config": "dynamic-bounds", "probe": "difffuzz"}},
+    ]
+    facts = decisions.Facts(recs, {"": {"node-wasi": "v20.20.2"}})
+    score = decisions.scorecard(facts)
+    labels = {row["label"]: row["cells"]["probes held"].text for row in score}
+    fuzz = {row["label"]: row["cells"]["fuzzing disagreements"].text for row in score}
+    assert fuzz["wasmtime-py 50.0.1 [dynamic-bounds]"] == "1 in 1" and fuzz["wasmtime-py 50.0.1"] == "not tested"
+    del labels["wasmtime-py 50.0.1 [dynamic-bounds]"]
+    assert labels == {"wasmtime-py 50.0.1": "2/2", "wasmtime-py 6.0.0": "0/1", "wasmedge-aot (wasmedge@aot) 0.14.1": "1/1",
+                      'wasmer-singlepass (wasmer@singlepass) 6.1.0 [{"bounds_checks":"on"}]': "1/1", "node-wasi 20.20.2": "1/1"}
+    old = decisions.Engine("wasmtime-py", version="6.0.0")
+    assert old.matches("wasmtime-py") and old.matches("wasmtime-py==6.0.0") and not old.matches("wasmtime-py==50.0.1")
+    assert decisions.Engine("wasmedge-aot", "wasmedge", "aot").matches("wasmedge")
+
+
+def test_summary_has_decisions_and_scorecard(rendered):
+    md = (rendered[0] / "summary.md").read_text()
+    assert "## Decisions per workload" in md and "### sha256" in md and "## Runtime scorecard" in md
+    assert "| wasm · wasmtime-py 50.0.1 | 6,105 |" in md

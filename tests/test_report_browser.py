@@ -48,10 +48,10 @@ def test_sort_script_sorts_numbers_by_value(page, tmp_path):
     """Click the value header of SPEED-1's records (9.13, 155, 22.2): numeric order, not text order."""
     clicked = page.with_name("clicked.html")
     clicked.write_text(page.read_text().replace("</body>", (
-        "<script>document.querySelector('table.sortable').querySelectorAll('thead th')[5].click();</script></body>")))
+        "<script>document.querySelector('table.evidence').querySelectorAll('thead th')[5].click();</script></body>")))
     out = chromium(tmp_path, "--dump-dom", clicked.as_uri())
     assert out.exit_code == 0, out.stderr.decode(errors="replace")[-2000:]
     tree = html5lib.parse(out.stdout.decode(), namespaceHTMLElements=False)
-    table = next(t for t in tree.iter("table") if "sortable" in (t.get("class") or ""))
+    table = next(t for t in tree.iter("table") if "evidence" in (t.get("class") or "").split())
     values = [float(td.get("data-sort")) for td in table.iter("td") if td.get("data-sort") not in (None, "")]
     assert values == sorted(values) and len(values) == 3, values

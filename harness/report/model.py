@@ -113,9 +113,9 @@ def _detail_text(r: dict) -> str:
     return "; ".join(bits)
 
 
-def _row(r: dict) -> dict:
+def _row(r: dict, index: int | None = None) -> dict:
     v = r.get("value")
-    return {"workload": _str(r.get("workload")), "form": _str(r.get("form")), "runtime": _str(r.get("runtime")),
+    return {"anchor": f"rec-{index}" if index is not None else "", "workload": _str(r.get("workload")), "form": _str(r.get("form")), "runtime": _str(r.get("runtime")),
             "arch": _str(r.get("arch")), "machine": _str(r.get("machine")), "metric": _str(r.get("metric")),
             "value": fmt(v) if isinstance(v, float) else _str(v) if v is not None else "–",
             "sort": v if number(v) is not None else "", "unit": _str(r.get("unit")), "outcome": _str(r.get("outcome")),
@@ -139,12 +139,16 @@ def metric_summary(recs: list[dict]) -> list[dict]:
     return out
 
 
-def evidence_table(recs: list[dict], limit: int = MAX_ROWS_PER_CLAIM) -> dict:
-    """The rows to show: failures first, then in a stable order, capped at `limit`."""
-    key = lambda r: (not _is_bad(r), _str(r.get("metric")), _str(r.get("workload")), _str(r.get("form")),  # noqa: E731
+def evidence_table(recs: list[dict], limit: int = MAX_ROWS_PER_CLAIM, index: dict[int, int] | None = None,
+                   cited: set[int] = frozenset()) -> dict:
+    """The rows to show: failures first, then those the decision tables cite (by record
+    index, so their links land on a row), then in a stable order, capped at `limit`.
+    `index` maps id(record) -> its position in the results, which names the row's anchor."""
+    index = index or {}
+    key = lambda r: (not _is_bad(r), index.get(id(r)) not in cited, _str(r.get("metric")), _str(r.get("workload")), _str(r.get("form")),  # noqa: E731
                      _str(r.get("runtime")), _str(r.get("arch")), _str(r.get("machine")))
     shown = sorted(recs, key=key)[:limit]
-    return {"rows": [_row(r) for r in shown], "total": len(recs), "shown": len(shown),
+    return {"rows": [_row(r, index.get(id(r))) for r in shown], "total": len(recs), "shown": len(shown),
             "summary": metric_summary(recs), "merged": any(r.get("machine") for r in recs)}
 
 
