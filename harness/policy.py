@@ -11,9 +11,10 @@ A rule whose data is absent fails as "not measured", and so does, by default, on
 needs a suite, workload, form or engine this run did not select; with `not_selected: skip`
 in the policy such a rule is skipped instead, saying which (so one file can gate a PR's
 smoke run and a nightly `--suite all`).
-This module is its own pytest plugin (harness.plugin lists it in `pytest_plugins`). Runs
-split with -n or --shard, and merged machines, are judged afterwards from their results.json
-by `python -m harness.policy POLICY RESULTS...` (same rules, same JUnit case names)."""
+This module is its own pytest plugin (harness.plugin lists it in `pytest_plugins`). Under
+pytest-xdist (-n) the controller judges the rules once every worker's records are in. Runs
+split with --shard, and merged machines, are judged afterwards from their results.json by
+`python -m harness.policy POLICY RESULTS...` (same rules, same JUnit case names)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import pytest
 import yaml
 
 from harness import claims as claims_mod
+from harness import distributed
 from harness import results as results_mod
 from harness.plugin import STATE
 from harness.report import decisions
@@ -336,10 +338,6 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("policy", None)
     if not path:
         return
-    if getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput"):
-        raise pytest.UsageError("--policy does not run under pytest-xdist (-n): its rules need every worker's records; "
-                                "run without -n, or judge the results afterwards: python -m harness.policy FILE "
-                                "reports/results.json")
     try:
         policy = load(path)
     except PolicyError as exc:
@@ -354,6 +352,31 @@ class PolicyFile(pytest.File):
             yield PolicyItem.from_parent(self, name=rule.name, rule=rule)
 
 
+def _context(config: pytest.Config) -> Context:
+    gate = config.stash[POLICY]
+    if gate["context"] is None:
+        state = config.stash[STATE]
+        gate["context"] = Context(distributed.combine(state.records), state.suites, state.skips,
+                                  {w.name for w in state.workloads}, gate["known_workloads"], config.getoption("runtime"),
+                                  config.getoption("form"), gate["skip"], results_mod.environment())
+    return gate["context"]
+
+
+def judge(config: pytest.Config, rule: Rule, nodeid: str) -> tuple[str, str, list[tuple[str, str]]]:
+    """Evaluate one rule on the session's records and record it: (pytest outcome, message, properties)."""
+    gate = config.stash[POLICY]
+    out = evaluate(rule, _context(config))
+    gate["outcomes"][rule.name] = out
+    config.stash[STATE].records.append(policy_record(rule, out, gate["path"], nodeid))
+    props = [("policy_status", out.status), ("requires", rule.expected), ("measured", out.measured)]
+    if out.status == "not-run":
+        return "skipped", f"policy rule {rule.name}: not run: {out.measured}", props
+    if out.status in FAILING:
+        said = "measured" if out.status == "broken" else "not measured:"
+        return "failed", f"policy rule {rule.name} {out.status}: requires {rule.expected}; {said} {out.measured}", props
+    return "passed", "", props
+
+
 class PolicyItem(pytest.Item):
     """One policy rule, judged on the records of every test that ran before it."""
 
@@ -361,26 +384,13 @@ class PolicyItem(pytest.Item):
         super().__init__(**kwargs)
         self.rule = rule
 
-    def _context(self) -> Context:
-        gate = self.config.stash[POLICY]
-        if gate["context"] is None:
-            state = self.config.stash[STATE]
-            gate["context"] = Context(state.records, state.suites, state.skips, {w.name for w in state.workloads},
-                                      gate["known_workloads"], self.config.getoption("runtime"), self.config.getoption("form"),
-                                      gate["skip"], results_mod.environment())
-        return gate["context"]
-
     def runtest(self) -> None:
-        gate, rule = self.config.stash[POLICY], self.rule
-        out = evaluate(rule, self._context())
-        gate["outcomes"][rule.name] = out
-        self.user_properties += [("policy_status", out.status), ("requires", rule.expected), ("measured", out.measured)]
-        self.config.stash[STATE].records.append(policy_record(rule, out, gate["path"], self.nodeid))
-        if out.status == "not-run":
-            pytest.skip(f"policy rule {rule.name}: not run: {out.measured}")
-        if out.status in FAILING:
-            said = "measured" if out.status == "broken" else "not measured:"
-            raise PolicyBroken(f"policy rule {rule.name} {out.status}: requires {rule.expected}; {said} {out.measured}")
+        outcome, message, props = judge(self.config, self.rule, self.nodeid)
+        self.user_properties += props
+        if outcome == "skipped":
+            pytest.skip(message)
+        if outcome == "failed":
+            raise PolicyBroken(message)
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, PolicyBroken):
@@ -393,10 +403,32 @@ class PolicyItem(pytest.Item):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The policy's rules go last, after any deselection, so they judge every other test's records."""
+    """The policy's rules go last, after any deselection, so they judge every other test's records.
+    Under pytest-xdist the controller judges them once every worker's records are in."""
     gate = config.stash.get(POLICY, None)
-    if gate is not None:
+    if gate is not None and not distributed.is_worker(config):
         items.extend(PolicyFile.from_parent(session, path=gate["path"].resolve()).collect())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """On an xdist controller (which runs no items): after the workers are down, each rule is
+    judged and reported as a test of its own (terminal, JUnit, exit status)."""
+    result = yield
+    gate = session.config.stash.get(POLICY, None)
+    if gate is not None and distributed.is_controller(session.config):
+        path = gate["path"].resolve()
+        where = str(path.relative_to(session.config.rootpath)) if session.config.rootpath in path.parents else str(path)
+        for rule in gate["rules"]:
+            nodeid = f"{where}::{rule.name}"
+            outcome, message, props = judge(session.config, rule, nodeid)
+            location = (where, 0, f"policy rule {rule.name}")
+            longrepr = (str(path), 0, f"Skipped: {message}") if outcome == "skipped" else message or None
+            for when, result_word in (("setup", "passed"), ("call", outcome), ("teardown", "passed")):
+                report = pytest.TestReport(nodeid, location, {}, result_word, longrepr if when == "call" else None, when,
+                                           user_properties=props)
+                session.config.hook.pytest_runtest_logreport(report=report)
+    return result
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -446,13 +478,13 @@ def write_junit(path: Path, policy_path: Path, judged: list[tuple[Rule, Outcome]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Judge results after the run: for runs split with -n or --shard (whose rules need every
-    worker's and shard's records) and for merged CI matrices."""
+    """Judge results after the run: for runs split with --shard (whose rules need every shard's
+    records) and for merged CI matrices."""
     import argparse
     import sys
 
     ap = argparse.ArgumentParser(prog="python -m harness.policy", description=(
-        "Judge results.json files by a policy, the rules of pytest --policy, after the run: for runs split with -n or "
+        "Judge results.json files by a policy, the rules of pytest --policy, after the run: for runs split with "
         "--shard and for merged machines. Exit 0 when every rule held (or was skipped by not_selected: skip), 1 when "
         "one is broken or not measured, 2 on bad input."))
     ap.add_argument("policy", type=Path, help="the policy YAML (schema: harness/policy.schema.yaml)")

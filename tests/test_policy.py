@@ -122,14 +122,14 @@ def test_records(evidence):
 """
 
 
-def _gate(pytester, tmp_path, text: str):
+def _gate(pytester, tmp_path, text: str, *extra: str):
     pytester.makepyfile(test_recording=RECORDING_TEST)
     pol = pytester.path / "policy.yaml"
     pol.write_text(text)
     out = tmp_path / "rep"
     junit = tmp_path / "junit.xml"
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--policy", str(pol), "--report-dir", str(out),
-                                           f"--junitxml={junit}")
+                                           f"--junitxml={junit}", *extra)
     return result, ET.parse(junit).getroot(), out
 
 
@@ -144,9 +144,11 @@ def test_gate_passes_when_rules_hold(pytester, tmp_path):
     assert "held" in result.stdout.str() and "wasm-claims policy" in result.stdout.str()
 
 
-def test_gate_fails_with_the_rule_named_everywhere(pytester, tmp_path):
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_gate_fails_with_the_rule_named_everywhere(pytester, tmp_path, workers):
+    """Serial, and under pytest-xdist, where the controller judges the rules on every worker's records."""
     result, junit, out = _gate(pytester, tmp_path, "workloads:\n  sha256:\n    wasm_over_native_time: {max: 0.0001}\n"
-                                                    "engines:\n  wasmer:\n    escapes: 0\n")
+                                                    "engines:\n  wasmer:\n    escapes: 0\n", "-n", workers)
     assert result.ret == 1
     text = result.stdout.str()
     assert "FAILED policy.yaml::workloads.sha256.wasm_over_native_time" in text and "broken" in text
