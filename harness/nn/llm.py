@@ -3,6 +3,8 @@
   wasi-nn        the C guest (guests/llm.c, wasm32-wasi) sends the prompt through
                  wasi_ephemeral_nn to the host's `ggml` backend (llama.cpp), loaded by name
   python-direct  llama-cpp-python called straight from Python, its own greedy sampler
+  native         the host's loop in C against llama.cpp's C API (guests/llm_native.c), linked
+                 to the same libllama, called in-process
   python-container  the same Python in the project's container image (skipped with the
                  reason when the image has no llama-cpp-python)
 
@@ -121,12 +123,33 @@ class DirectPath:
         return tokens, ggml.first_logits(self.llm, tokens)
 
 
+class NativePath:
+    """The flow in C, native, on the libllama llama-cpp-python built (CPU)."""
+
+    path = "native"
+
+    def __init__(self, spec: LlamaSpec = SUITE_MODEL, target: str = "cpu", progress=None):
+        if (reason := model_unavailable(target)) is not None:
+            raise BackendUnavailable(reason)
+        if target != "cpu":
+            raise BackendUnavailable("the native flow offloads nothing (n_gpu_layers 0): CPU only")
+        from harness.nn.llama_native import NativeLLM
+
+        self.target = target
+        self.native = NativeLLM(gguf_path(spec), ggml.THREADS, progress=progress)
+
+    def complete(self, prompt: bytes, n_predict: int, seed: int = 42) -> Completion:
+        start = time.perf_counter()
+        tokens, text, n_prompt = self.native.complete(prompt, n_predict)
+        return Completion(tuple(tokens), text, time.perf_counter() - start, n_prompt)
+
+
 def container_unavailable(image_has_llama: bool | None = None) -> str:
     """The container row's skip reason (the image is made from Debian packages; see images.py)."""
     return CONTAINER_MISSING
 
 
-PATHS = {"wasi-nn": WasiNNPath, "python-direct": DirectPath}
+PATHS = {"wasi-nn": WasiNNPath, "python-direct": DirectPath, "native": NativePath}
 
 
 def open_path(name: str, target: str = "cpu", spec: LlamaSpec = SUITE_MODEL, progress=None):

@@ -67,10 +67,14 @@ def llm_path(pytestconfig):
     return get
 
 
+PATHS = ("wasi-nn", "native", "python-container")  # each against python-direct; wasi-nn decides the claims
+
+
 @pytest.mark.claim("NN-1")
 @pytest.mark.parametrize("target", TARGETS)
-def test_llm_completion_parity(target, llm_path, evidence, scale):
-    wasi, direct = llm_path("wasi-nn", target), llm_path("python-direct", target)
+@pytest.mark.parametrize("path", PATHS)
+def test_llm_completion_parity(path, target, llm_path, evidence, scale):
+    through_path, direct = llm_path(path, target), llm_path("python-direct", target)
     n_predict = N_PREDICT[scale]
     seen = {"prompts": 0, "tokens": 0, "mismatches": 0, "first": None, "logit_errors": [], "abs_errors": [],
             "argmax_agrees": 0, "logit_violations": 0}
@@ -78,13 +82,13 @@ def test_llm_completion_parity(target, llm_path, evidence, scale):
     @settings(max_examples=EXAMPLES[scale], deadline=None, database=None)
     @given(prompts())
     def same(prompt):
-        through, plain = wasi.complete(prompt, n_predict), direct.complete(prompt, n_predict)
+        through, plain = through_path.complete(prompt, n_predict), direct.complete(prompt, n_predict)
         seen["prompts"] += 1
         seen["tokens"] += max(len(through.tokens), len(plain.tokens))
         if through.tokens != plain.tokens or through.text != plain.text:
             seen["mismatches"] += 1
             seen["first"] = seen["first"] or {"prompt": prompt.decode("utf-8", "replace"),
-                                              "wasi_nn": list(through.tokens), "direct": list(plain.tokens)}
+                                              path: list(through.tokens), "python-direct": list(plain.tokens)}
         tokens, logits = direct.first_logits(prompt)
         ref = forward64(SUITE_MODEL, tokens)[-1]
         err = relative_error(logits, ref)
@@ -92,19 +96,21 @@ def test_llm_completion_parity(target, llm_path, evidence, scale):
         seen["abs_errors"].append(float(np.max(np.abs(logits - ref))))
         seen["argmax_agrees"] += int(np.argmax(logits) == np.argmax(ref))
         seen["logit_violations"] += int(not err <= LOGIT_BOUND)
-        assert through.tokens == plain.tokens, f"token mismatch for prompt {prompt!r}"
-        assert through.text == plain.text, f"text mismatch for prompt {prompt!r}"
+        assert through.tokens == plain.tokens, f"{path}: token mismatch for prompt {prompt!r}"
+        assert through.text == plain.text, f"{path}: text mismatch for prompt {prompt!r}"
         assert err <= LOGIT_BOUND, f"first-step logits: relative error {err:.3g} > {LOGIT_BOUND:g} for {prompt!r}"
 
+    same._hypothesis_internal_add_digest = f"nn-llm-parity/{path}/{target}".encode()
     try:
         same()
     finally:
         errs = seen["logit_errors"]
         bad = seen["mismatches"] + seen["logit_violations"]
         evidence.record(
-            "nn_parity_violation", 1 if bad else 0, "bool", claim="NN-1", workload=SUITE_MODEL.id, form="wasi-nn",
-            runtime=f"ggml:{target}", arch=host_arch(), outcome="mismatch" if bad else "agrees",
-            backend="ggml", target=target, backend_version=ggml.llama_version(), abi_profile=DEFAULT_PROFILE,
+            "nn_parity_violation" if path == "wasi-nn" else "nn_baseline_parity_violation", 1 if bad else 0, "bool",
+            claim="NN-1", workload=SUITE_MODEL.id, form=path, runtime=f"ggml:{target}", arch=host_arch(),
+            outcome="mismatch" if bad else "agrees", backend="ggml", target=target,
+            backend_version=ggml.llama_version(), abi_profile=DEFAULT_PROFILE if path == "wasi-nn" else None,
             precision=ggml.GgmlBackend().precision(target), model=SUITE_MODEL.to_dict(), examples=seen["prompts"],
             token_mismatches=seen["mismatches"], tokens_compared=seen["tokens"], n_predict=n_predict,
             first_mismatch=seen["first"], compared_with="llama-cpp-python called directly (its own greedy sampler)",
@@ -112,6 +118,7 @@ def test_llm_completion_parity(target, llm_path, evidence, scale):
             median_logit_rel_error=statistics.median(errs) if errs else None,
             max_logit_abs_error=max(seen["abs_errors"]) if errs else None, logit_bound=LOGIT_BOUND,
             logit_violations=seen["logit_violations"], argmax_agrees_with_reference=seen["argmax_agrees"],
+            logits_from="llama-cpp-python direct, same GGUF and build",
             reference="NumPy float64 forward pass of the same GGUF weights (harness/nn/tinyllama.forward64)",
         )
 
@@ -131,36 +138,32 @@ def _rounds(sides: dict, policy) -> dict[str, Stats]:
 
 @pytest.mark.claim("NN-2")
 @pytest.mark.parametrize("target", TARGETS)
-def test_llm_boundary_overhead(target, llm_path, evidence, scale):
-    wasi, direct = llm_path("wasi-nn", target), llm_path("python-direct", target)
+@pytest.mark.parametrize("path", PATHS)
+def test_llm_throughput_against_direct(path, target, llm_path, evidence, scale):
+    """Tokens per second of `path` and of python-direct, side by side; for wasi-nn the ratio is
+    NN-2's boundary overhead."""
+    through_path, direct = llm_path(path, target), llm_path("python-direct", target)
     n_predict = N_PREDICT[scale]
-    a, b = wasi.complete(BENCH_PROMPT, n_predict), direct.complete(BENCH_PROMPT, n_predict)
+    a, b = through_path.complete(BENCH_PROMPT, n_predict), direct.complete(BENCH_PROMPT, n_predict)
     assert a.tokens == b.tokens and a.tokens, "both paths must do the same work (same, non-empty completion)"
     n = len(a.tokens)
     with pinned():
-        stats = _rounds({"wasi-nn": lambda: wasi.complete(BENCH_PROMPT, n_predict).seconds,
+        stats = _rounds({path: lambda: through_path.complete(BENCH_PROMPT, n_predict).seconds,
                          "python-direct": lambda: direct.complete(BENCH_PROMPT, n_predict).seconds},
                         policy_for(scale, max_seconds=1.0 if scale == "quick" else 3.0))
     runtime = f"ggml:{target}"
-    for path, s in stats.items():
-        evidence.record("llm_tokens_per_s", n / s.median, "tokens/s", claim="NN-2", workload=SUITE_MODEL.id, form=path,
+    for form, s in stats.items():
+        evidence.record("llm_tokens_per_s", n / s.median, "tokens/s", claim="NN-2", workload=SUITE_MODEL.id, form=form,
                         runtime=runtime, arch=host_arch(), outcome="measured", backend="ggml", target=target,
-                        tokens=n, rate=s.rate(n), timing=s.to_dict("s/completion"))
-    r = ratio(stats["wasi-nn"], stats["python-direct"], {"form": "wasi-nn", "runtime": runtime},
+                        tokens=n, rate=s.rate(n), timing=s.to_dict("s/completion"), measured_beside=path)
+    r = ratio(stats[path], stats["python-direct"], {"form": path, "runtime": runtime},
               {"form": "python-direct", "runtime": runtime}, unit="s/completion")
     evidence.record(
-        "nn_boundary_overhead_ratio", r["value"], "x", claim="NN-2", workload=SUITE_MODEL.id, form="wasi-nn",
-        runtime=runtime, arch=host_arch(), outcome="measured", min=r["min"], max=r["max"],
-        numerator=r["numerator"], denominator=r["denominator"], backend="ggml", target=target,
-        backend_version=ggml.llama_version(), abi_profile=DEFAULT_PROFILE, model=SUITE_MODEL.to_dict(),
-        tokens_per_completion=n, prompt_tokens=a.prompt_tokens,
-        tokens_per_s={"wasi-nn": stats["wasi-nn"].rate(n), "python-direct": stats["python-direct"].rate(n)},
-        overhead_s_per_token=(stats["wasi-nn"].median - stats["python-direct"].median) / n,
+        "nn_boundary_overhead_ratio" if path == "wasi-nn" else "llm_path_over_direct_time", r["value"], "x",
+        claim="NN-2", workload=SUITE_MODEL.id, form=path, runtime=runtime, arch=host_arch(), outcome="measured",
+        min=r["min"], max=r["max"], numerator=r["numerator"], denominator=r["denominator"], backend="ggml",
+        target=target, backend_version=ggml.llama_version(), abi_profile=DEFAULT_PROFILE if path == "wasi-nn" else None,
+        model=SUITE_MODEL.to_dict(), tokens_per_completion=n, prompt_tokens=a.prompt_tokens,
+        tokens_per_s={path: stats[path].rate(n), "python-direct": stats["python-direct"].rate(n)},
+        overhead_s_per_token=(stats[path].median - stats["python-direct"].median) / n,
     )
-
-
-@pytest.mark.claim("NN-2")
-@pytest.mark.parametrize("target", TARGETS)
-def test_llm_in_container(target, llm_path):
-    """The direct flow in the project's Python container image (a skip with the reason where it cannot be)."""
-    llm_path("python-container", target)
