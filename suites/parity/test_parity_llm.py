@@ -22,8 +22,6 @@ from hypothesis import strategies as st
 from harness.bench import Stats, measure, pinned, policy_for, ratio
 from harness.nn import ggml
 from harness.nn.abi import DEFAULT_PROFILE
-from harness.nn.backends import BackendUnavailable
-from harness.nn.llm import open_path
 from harness.nn.parity import relative_error
 from harness.nn.tinyllama import SUITE_MODEL, WORDS, forward64
 from harness.toolchain import host_arch
@@ -44,27 +42,6 @@ def prompts():
     piece = st.one_of(st.sampled_from(WORDS), st.text(min_size=1, max_size=8),
                       st.sampled_from([" ", "  ", "\n", "\t", "<s>", "</s>", "<unk>", "."]))
     return st.lists(piece, min_size=1, max_size=10).map(lambda xs: " ".join(xs).encode("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def llm_path(pytestconfig):
-    """path(name, target) -> a ready LLM path (built once per module); skips with the reason."""
-    from harness.plugin import _progress
-
-    cache: dict = {}
-    say = _progress(pytestconfig)
-
-    def get(name, target):
-        key = (name, target)
-        if key not in cache:
-            try:
-                cache[key] = open_path(name, target, progress=say)
-            except BackendUnavailable as exc:
-                cache[key] = exc
-        if isinstance(cache[key], Exception):
-            pytest.skip(f"{name} ggml:{target}: {cache[key]}")
-        return cache[key]
-    return get
 
 
 PATHS = ("wasi-nn", "native", "python-container")  # each against python-direct; wasi-nn decides the claims

@@ -8,26 +8,9 @@
  * Built as a reactor (the harness calls wc_llm_open / wc_llm_complete on one instance, so
  * timings leave out start-up) and, with -DWC_LLM_COMMAND, as a command:
  *   llm.wasm [name] [options-json] < prompt > completion                               */
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define NN_IMPORT(name) __attribute__((import_module("wasi_ephemeral_nn"), import_name(name)))
-#define WC_EXPORT(name) __attribute__((export_name(name)))
-
-NN_IMPORT("load_by_name") uint32_t nn_load_by_name(uint32_t name, uint32_t len, uint32_t graph_out);
-NN_IMPORT("init_execution_context") uint32_t nn_init_execution_context(uint32_t graph, uint32_t ctx_out);
-NN_IMPORT("set_input") uint32_t nn_set_input(uint32_t ctx, uint32_t index, uint32_t tensor);
-NN_IMPORT("compute") uint32_t nn_compute(uint32_t ctx);
-NN_IMPORT("get_output") uint32_t nn_get_output(uint32_t ctx, uint32_t index, uint32_t out, uint32_t out_max,
-                                               uint32_t written_out);
-
-typedef struct { uint32_t dims_ptr, dims_len, type, data_ptr, data_len; } wc_tensor;
-
-#define P(x) ((uint32_t)(uintptr_t)(x))
-
-WC_EXPORT("wc_alloc") void *wc_alloc(uint32_t size) { return malloc(size ? size : 1); }
-WC_EXPORT("wc_free") void wc_free(void *p) { free(p); }
+#include "wasi_nn.h"
 
 /* the model registered as `name` -> an execution context; returns the errno */
 WC_EXPORT("wc_llm_open") uint32_t wc_llm_open(const char *name, uint32_t len, uint32_t *ctx_out) {
