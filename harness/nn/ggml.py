@@ -160,19 +160,21 @@ def library_greedy(llm, tokens: list[int], n_predict: int) -> list[int]:
     out: list[int] = []
     if n_predict == 0:
         return out
+    llm.reset()  # no reuse of a cached prompt prefix: every path evaluates the whole prompt
     for token in llm.generate(tokens, temp=0.0, reset=True):
-        if _is_end(llm, token):
+        if _is_end(llm, token) or llm.n_tokens >= llm.n_ctx():  # sampled with the context full: greedy stops before
             break
         out.append(token)
-        if len(out) >= n_predict or llm.n_tokens >= llm.n_ctx():
+        if len(out) >= n_predict:
             break
     return out
 
 
 def pieces(llm, tokens: list[int]) -> bytes:
-    """The text of generated tokens, piece by piece (special tokens spelled out), as WasmEdge
-    appends them."""
-    return b"".join(llm._model.token_to_piece(t, special=True).rstrip(b"\0") for t in tokens)
+    """The text of generated tokens, piece by piece (special tokens spelled out, no leading
+    space stripped), as WasmEdge appends them. Not `token_to_piece`: llama-cpp-python returns
+    its whole 32-byte buffer there, so the piece of byte token <0x00> cannot be told from padding."""
+    return llm._model.detokenize(list(tokens), special=True)
 
 
 class GgmlGraph(Graph):

@@ -1,29 +1,16 @@
-"""The native LLM path: guests/llm_native.c against llama.cpp's C API, linked to the libllama
-that llama-cpp-python built, loaded in-process with ctypes.
-
-llama-cpp-python installs its shared libraries (llama_cpp/lib) but not llama.cpp's headers;
-they come from the same version's source distribution, fetched by pip (from its cache when the
-package was built from that sdist here) and unpacked once into the cache (headers only).
-"""
+"""The native LLM path: guests/llm_native.c against llama.cpp's C API, compiled with the
+headers and linked to the libllama that llama-cpp-python built and installed (llama_cpp/lib,
+include/), loaded in-process with ctypes."""
 
 from __future__ import annotations
 
 import ctypes
-import os
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
-from functools import cache
 from pathlib import Path
 
 from harness.nn.backends import BackendUnavailable
-from harness.toolchain import build_c_file, cache_root, native_target
+from harness.toolchain import build_c_file, native_target
 
 GUEST = Path(__file__).with_name("guests") / "llm_native.c"
-HEADER_DIRS = ("vendor/llama.cpp/include", "vendor/llama.cpp/ggml/include")
-PIP_TIMEOUT_S = 600
 
 
 def _package():
@@ -39,38 +26,13 @@ def lib_dir() -> Path:
     return d
 
 
-@cache
-def include_dirs() -> tuple[Path, ...]:
-    """llama.h and the ggml headers of the installed version (fetched once into the cache)."""
-    _, version = _package()
-    root = cache_root() / "llama-cpp-headers" / version
-    dirs = tuple(root / d for d in HEADER_DIRS)
-    if (dirs[0] / "llama.h").is_file():
-        return dirs
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-               f"llama-cpp-python=={version}", "-d", tmp]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            done = None
-        sdists = list(Path(tmp).glob("llama_cpp_python-*.tar.gz"))
-        if done is None or done.returncode != 0 or not sdists:
-            why = "timed out" if done is None else (done.stderr.strip().splitlines() or ["no sdist"])[-1]
-            raise BackendUnavailable(f"llama.cpp headers for llama-cpp-python {version}: pip download failed ({why})")
-        root.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=root.parent))
-        with tarfile.open(sdists[0]) as tar:
-            top = tar.getnames()[0].split("/")[0]
-            wanted = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".h")
-                      and any(m.name.startswith(f"{top}/{d}/") for d in HEADER_DIRS)]
-            tar.extractall(staging, members=wanted, filter="data")
-        try:
-            os.replace(staging / top, root)
-        except OSError:  # another process unpacked it first
-            pass
-        shutil.rmtree(staging, ignore_errors=True)
-    return dirs
+def include_dir() -> Path:
+    """llama.h and the ggml headers: the llama-cpp-python build installs them beside the package."""
+    pkg, version = _package()
+    d = pkg.parent / "include"
+    if not (d / "llama.h").is_file():
+        raise BackendUnavailable(f"no llama.h in {d} (llama-cpp-python {version} installed without llama.cpp's headers)")
+    return d
 
 
 class NativeLLM:
@@ -78,7 +40,8 @@ class NativeLLM:
 
     def __init__(self, model: Path, threads: int, progress=None):
         libs = lib_dir()
-        flags = tuple(f"-I{d}" for d in include_dirs()) + (f"-L{libs}", "-lllama", f"-Wl,-rpath,{libs}")
+        _, version = _package()  # in the flags, so the build cache key changes with the library
+        flags = (f"-I{include_dir()}", f"-DWC_LLAMA_CPP_PYTHON=\"{version}\"", f"-L{libs}", "-lllama", f"-Wl,-rpath,{libs}")
         so = build_c_file(GUEST, native_target(shared=True), name="nn-llm-native", cflags=flags, progress=progress).path
         self.lib = ctypes.CDLL(str(so))
         self.lib.wc_native_open.restype = ctypes.c_void_p

@@ -2,7 +2,8 @@
 
   wasi-nn        the C guest (guests/llm.c, wasm32-wasi) sends the prompt through
                  wasi_ephemeral_nn to the host's `ggml` backend (llama.cpp), loaded by name
-  python-direct  llama-cpp-python called straight from Python, its own greedy sampler
+  python-direct  llama-cpp-python called straight from Python: its own generate() and greedy
+                 sampler, or the backend's argmax loop without the Wasm boundary (for timing)
   native         the host's loop in C against llama.cpp's C API (guests/llm_native.c), linked
                  to the same libllama, called in-process
   python-container  the same Python in the project's container image (skipped with the
@@ -108,11 +109,14 @@ class DirectPath:
         self.target = target
         self.llm = ggml.open_llama(gguf_path(spec), target)
 
-    def complete(self, prompt: bytes, n_predict: int, seed: int = 42) -> Completion:
+    def complete(self, prompt: bytes, n_predict: int, seed: int = 42, loop: str = "sampler") -> Completion:
+        """loop "sampler": llama-cpp-python's own generate() and greedy sampler (an independent
+        implementation, for parity); "argmax": the backend's loop (ggml.greedy), so that a
+        timing against the WASI-NN path differs only by the boundary."""
         self.llm.set_seed(seed)
         start = time.perf_counter()
         tokens = ggml.tokenize(self.llm, prompt)
-        out = ggml.library_greedy(self.llm, tokens, n_predict)
+        out = {"sampler": ggml.library_greedy, "argmax": ggml.greedy}[loop](self.llm, tokens, n_predict)
         text = ggml.pieces(self.llm, out)
         seconds = time.perf_counter() - start
         return Completion(tuple(out), text, seconds, len(tokens))
