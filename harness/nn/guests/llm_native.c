@@ -32,6 +32,10 @@ WC_EXPORT wc_llm *wc_native_open(const char *path, int32_t threads) {
     cp.n_ctx = 0; /* the model's context length, as the Python paths use */
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
+    /* as llama-cpp-python's Llama() (and so the host) runs it: llama.cpp's own default, AUTO,
+     * turns flash attention on for the CPU, which rounds differently and flips near-ties in
+     * greedy decoding (seen: the prompt "the", token 19 of 32) */
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
     struct llama_context *ctx = llama_init_from_model(model, cp);
     if (!ctx) { llama_model_free(model); return NULL; }
     wc_llm *h = calloc(1, sizeof *h);
