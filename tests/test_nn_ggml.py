@@ -125,6 +125,7 @@ def test_llm_guest_completion_matches_direct_call():
         return Errno(g.call("wc_llm_complete", wasi.ctx, wasi.u8, g.put(options), len(options), g.put(prompt),
                             len(prompt), wasi.out, 1 << 16, wasi.out_len, wasi.meta, 1 << 14, wasi.meta_len))
 
+    assert complete(b'{"n-predict": 2, "temp": 0}', b"the " * 300) == Errno.invalid_argument  # longer than the context
     assert complete(b"{nope") == Errno.invalid_encoding
     assert complete(b'{"n-predict": 2, "temp": 0.5}') == Errno.invalid_argument
     assert complete(b'{"n-predict": 2, "temp": 0}') == Errno.success
@@ -167,3 +168,25 @@ def test_a_violation_is_not_hidden_by_the_target_cap():
     claim = next(c for c in claims.registry() if c.id == "NN-1")
     v = claims.decide(claim, [_rec("NN-1", "nn_parity_violation", 1, "cpu", "ggml")], "")
     assert v.verdict == "refuted" and "GPU not tested" in v.summary
+
+
+@needs_llama
+@needs_gguf
+def test_generated_text_keeps_the_nul_byte_token():
+    """Byte token <0x00> is a real byte of output, not padding."""
+    from harness.nn.llm import DirectPath
+
+    llm = DirectPath().llm
+    nul = tinyllama.vocabulary()[0].index("<0x00>")
+    assert ggml.pieces(llm, [nul, nul + 0x41]) == b"\x00A"
+
+
+@needs_llama
+@needs_gguf
+def test_native_flow_matches_direct_call():
+    from harness.nn.llm import DirectPath, NativePath
+
+    native, direct = NativePath(), DirectPath()
+    for prompt in (b"the", b"wasm rust python tensor \x00 bytes"):
+        a, b = native.complete(prompt, 32), direct.complete(prompt, 32)
+        assert a.tokens == b.tokens and a.text == b.text and a.prompt_tokens == b.prompt_tokens
