@@ -190,3 +190,15 @@ def test_native_flow_matches_direct_call():
     for prompt in (b"the", b"wasm rust python tensor \x00 bytes"):
         a, b = native.complete(prompt, 32), direct.complete(prompt, 32)
         assert a.tokens == b.tokens and a.text == b.text and a.prompt_tokens == b.prompt_tokens
+
+
+@needs_llama
+@needs_gguf
+def test_command_guest_runs_like_under_wasmedge():
+    """llm.wasm as a command: argv model name and options, the prompt on stdin, the completion
+    on stdout, output metadata on stderr."""
+    from harness.nn.llm import DirectPath, run_command
+
+    out, err = run_command(b"the model runs", json.dumps({"n-predict": 12, "temp": 0, "seed": 1}))
+    want = DirectPath().complete(b"the model runs", 12)
+    assert out == want.text and json.loads(err)["output_token_ids"] == list(want.tokens)

@@ -148,6 +148,34 @@ class NativePath:
         return Completion(tuple(tokens), text, time.perf_counter() - start, n_prompt)
 
 
+def run_command(prompt: bytes, options: str, spec: LlamaSpec = SUITE_MODEL, progress=None) -> tuple[bytes, bytes]:
+    """The guest built as a WASI command (`llm.wasm [name] [options] < prompt`), the way
+    `wasmedge --nn-preload default:GGML:AUTO:model.gguf llm.wasm` runs it, here on this host:
+    returns (stdout, stderr)."""
+    import tempfile
+
+    import wasmtime
+
+    if (reason := model_unavailable()) is not None:
+        raise BackendUnavailable(reason)
+    wasm = build_guest("llm", "wasm32-wasi", progress=progress, defines=("-DWC_LLM_COMMAND",)).path
+    host = NNHost([ggml.GgmlBackend()])
+    host.register(MODEL_NAME, b"preload:" + str(gguf_path(spec)).encode(), "ggml")
+    with tempfile.TemporaryDirectory() as tmp:
+        stdin, stdout, stderr = (Path(tmp) / n for n in ("stdin", "stdout", "stderr"))
+        stdin.write_bytes(prompt)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["llm.wasm", MODEL_NAME, options]
+        wasi.stdin_file, wasi.stdout_file, wasi.stderr_file = str(stdin), str(stdout), str(stderr)
+        guest = WasmGuest(wasm, host, wasi)
+        try:
+            guest.call("_start")
+        except wasmtime.ExitTrap as exc:
+            if exc.code != 0:
+                raise RuntimeError(f"llm.wasm exited {exc.code}: {stderr.read_text(errors='replace')}") from None
+        return stdout.read_bytes(), stderr.read_bytes()
+
+
 def container_unavailable(image_has_llama: bool | None = None) -> str:
     """The container row's skip reason (the image is made from Debian packages; see images.py)."""
     return CONTAINER_MISSING
