@@ -9,7 +9,8 @@ WasmEdge's ggml plugin, so a guest written for WasmEdge runs here unchanged (and
   set_input 1          options as a u8 tensor of JSON, WasmEdge's keys: "n-predict",
                        "temp", "seed", "ctx-size", "threads", "n-gpu-layers", ... (unknown
                        keys are ignored; a value of the wrong type is invalid_argument, text
-                       that is not JSON invalid_encoding)
+                       that is not JSON invalid_encoding). "ctx-size" and "threads" take effect
+                       when given at load (builder 1); offload follows the execution target
   compute              greedy generation (temp 0) until n-predict tokens or end of sequence
   get_output 0         the generated text (UTF-8 bytes, the prompt not included)
   get_output 1         output metadata JSON: input_tokens, output_tokens (WasmEdge's keys),
@@ -243,7 +244,8 @@ class GgmlBackend(Backend):
         return super().unavailable(target)
 
     def precision(self, target):
-        return f"ggml-f32-{'cpu' if target == 'cpu' else 'gpu'}"
+        """float32 weights and activations, llama.cpp's default float16 key/value cache"""
+        return f"ggml-f32-f16kv-{'cpu' if target == 'cpu' else 'gpu'}"
 
     def load_builders(self, builders, target="cpu"):
         options = parse_options(builders[1]) if len(builders) > 1 else Options()
