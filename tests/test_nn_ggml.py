@@ -202,3 +202,17 @@ def test_command_guest_runs_like_under_wasmedge():
     out, err = run_command(b"the model runs", json.dumps({"n-predict": 12, "temp": 0, "seed": 1}))
     want = DirectPath().complete(b"the model runs", 12)
     assert out == want.text and json.loads(err)["output_token_ids"] == list(want.tokens)
+
+
+@needs_llama
+@needs_gguf
+def test_backend_loads_gguf_bytes_and_preload_paths_and_refuses_others():
+    backend = ggml.GgmlBackend()
+    path = tinyllama.gguf_path()
+    graph = backend.load_builders([path.read_bytes(), ggml.options_json(3)])
+    assert graph.options.n_predict == 3 and graph.path.read_bytes() == path.read_bytes()
+    assert backend.load(b"preload:" + str(path).encode()).path == path
+    with pytest.raises(FileNotFoundError):
+        backend.load(b"preload:/nonexistent.gguf")
+    with pytest.raises(ValueError, match="GGUF"):
+        backend.load(b"\x08\x07 not a model")
