@@ -244,6 +244,23 @@ def rule_contrast(records, metric, expect_low, expect_high):
     return word, summary, {"low_hits": len(low_hits), "low_n": len(low), "high_n": len(high)}
 
 
+def require_targets(word: str, summary: str, figures: dict, recs: list[dict], required) -> tuple[str, str, dict]:
+    """For a claim about targets (e.g. GPU tensor libraries): the summary names the targets
+    (and backends) its records rest on, and a required target without records caps the
+    verdict at partly-supported ("GPU not tested")."""
+    by_target: dict[str, set] = defaultdict(set)
+    for r in recs:
+        d = r.get("details") or {}
+        by_target[str(d.get("target") or "unspecified")].add(str(d.get("backend") or str(r.get("runtime") or "-").split(":")[0]))
+    missing = [t for t in required if t not in by_target]
+    head = "targets tested: " + "; ".join(f"{t} ({', '.join(sorted(b))})" for t, b in sorted(by_target.items()))
+    if missing:
+        head += "; " + ", ".join(f"{t.upper()} not tested" for t in missing)
+        if word == "supported":
+            word = "partly-supported"
+    return word, f"{head}. {summary}", {**figures, "targets_tested": sorted(by_target), "targets_untested": missing}
+
+
 RULES = {
     "all_above": rule_all_above,
     "all_below": rule_all_below,
@@ -259,13 +276,16 @@ def decide(claim: Claim, records: list[dict], not_tested_reason: str, untested: 
     """The verdict for one claim from the records that name it. `untested`: skip reasons of
     rows that would have given evidence; a decided verdict names them, so a claim decided on
     CPU rows alone says that the GPU rows were not tested."""
-    params = {k: v for k, v in claim.rule.items() if k != "name"}
+    params = {k: v for k, v in claim.rule.items() if k not in ("name", "require_targets")}
     mine = [r for r in records if r.get("claim") == claim.id]
     result = RULES[claim.rule["name"]](mine, **params) if mine else None
     if result is None:
         reason = not_tested_reason if not mine else f"{len(mine)} records, none usable for metric {params.get('metric')} ({not_tested_reason})"
         return Verdict(claim, "not-tested", reason)
     word, summary, figures = result
+    if claim.rule.get("require_targets"):
+        word, summary, figures = require_targets(word, summary, figures, _usable(mine, params["metric"]),
+                                                 claim.rule["require_targets"])
     if untested:
         reasons = sorted(set(untested))
         summary += (f"; not tested here: {len(untested)} rows ({'; '.join(reasons[:2])}"

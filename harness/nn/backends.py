@@ -20,11 +20,23 @@ class BackendUnavailable(Exception):
     """The backend or the target cannot run here; the message says what is missing."""
 
 
+class InputRejected(ValueError):
+    """A graph refuses an input or option; `errno` names the witx errno the host returns."""
+
+    def __init__(self, message: str, errno: str = "invalid_argument"):
+        super().__init__(message)
+        self.errno = errno
+
+
 class Graph:
     """A loaded model: positional inputs in, positional outputs out (NumPy arrays)."""
 
     n_inputs: int
     n_outputs: int
+    optional_inputs: frozenset = frozenset()  # indices compute may run without (they arrive as None)
+
+    def check_input(self, index: int, data: np.ndarray) -> None:
+        """Called by set_input: raise InputRejected for an input the graph cannot take."""
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
@@ -42,8 +54,13 @@ class Backend:
     def version(self) -> str:
         return ""
 
+    max_builders = 1  # graph builders `load` accepts (WasmEdge's ggml takes options JSON as a second)
+
     def load(self, model: bytes, target: str = "cpu") -> Graph:
         raise NotImplementedError
+
+    def load_builders(self, builders: list[bytes], target: str = "cpu") -> Graph:
+        return self.load(builders[0], target)
 
     def precision(self, target: str) -> str:
         """The arithmetic the backend uses for float32 graphs on `target` (it sets the parity bound)."""

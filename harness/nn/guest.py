@@ -25,16 +25,17 @@ STACK_FLAGS = ("-Wl,-z,stack-size=262144",)  # a small stack keeps linear memory
 CALL_TIMEOUT_S = 300
 
 
-def build_guest(name: str, target: str = "wasm32-wasi-reactor", progress=None) -> Artifact:
-    """Build guests/<name>.c for a target (cached by content hash)."""
-    flags = STACK_FLAGS if target.startswith("wasm32") else ()
-    return build_c_file(GUESTS / f"{name}.c", target, name=f"nn-{name}", cflags=flags, progress=progress)
+def build_guest(name: str, target: str = "wasm32-wasi-reactor", progress=None, defines: tuple[str, ...] = ()) -> Artifact:
+    """Build guests/<name>.c for a target (cached by content hash); `defines` (-D...) select a variant."""
+    flags = (STACK_FLAGS if target.startswith("wasm32") else ()) + tuple(defines)
+    label = "-".join([name, *(d.removeprefix("-D").lower() for d in defines)])
+    return build_c_file(GUESTS / f"{name}.c", target, name=f"nn-{label}", cflags=flags, progress=progress)
 
 
 class WasmGuest:
     """One instance of a guest reactor; `host` (an NNHost) supplies wasi_ephemeral_nn."""
 
-    def __init__(self, wasm: Path, host: NNHost | None = None):
+    def __init__(self, wasm: Path, host: NNHost | None = None, wasi: wasmtime.WasiConfig | None = None):
         self.host = host
         self.store = wasmtime.Store(engine())
         self.store.set_fuel(2**63 - 1)
@@ -42,7 +43,7 @@ class WasmGuest:
         linker.define_wasi()
         if host is not None:
             host.define(linker)
-        self.store.set_wasi(wasmtime.WasiConfig())
+        self.store.set_wasi(wasi or wasmtime.WasiConfig())
         self._arm()
         self.instance = linker.instantiate(self.store, load_module(wasm))
         self.exports = self.instance.exports(self.store)

@@ -38,7 +38,7 @@ import wasmtime
 
 from harness.nn.abi import (BUILDER_PAIR_BYTES, MAX_RANK, MAX_TENSOR_BYTES, MODULE, TENSOR_STRUCT_BYTES, Errno,
                             Profile, Target, profile as get_profile)
-from harness.nn.backends import Backend, BackendUnavailable, Graph
+from harness.nn.backends import Backend, BackendUnavailable, Graph, InputRejected
 from harness.nn.memory import Fault, GuestMemory
 
 MAX_GRAPHS = 64
@@ -141,12 +141,15 @@ class NNHost:
             raise NNError(Errno.busy, f"graph table full ({MAX_GRAPHS})")
         if (reason := backend.unavailable(target)) is not None:
             raise NNError(Errno.unsupported_operation, reason)
-        if len(builders) != 1:
-            raise NNError(Errno.invalid_argument, f"{backend.name} takes one graph builder, got {len(builders)}")
+        if not 1 <= len(builders) <= backend.max_builders:
+            raise NNError(Errno.invalid_argument,
+                          f"{backend.name} takes 1..{backend.max_builders} graph builders, got {len(builders)}")
         try:
-            graph = backend.load(builders[0], target)
+            graph = backend.load_builders(builders, target)
         except BackendUnavailable as exc:
             raise NNError(Errno.unsupported_operation, str(exc)) from None
+        except InputRejected as exc:
+            raise NNError(Errno[exc.errno], str(exc)) from None
         except Exception as exc:
             raise NNError(Errno.invalid_argument, f"{backend.name} cannot load the model: {exc}") from None
         self.graphs.append(graph)
@@ -216,16 +219,22 @@ class NNHost:
         data = mem.read_array(data_ptr, data_len, dtype, "tensor data")
         if index >= context.graph.n_inputs:
             raise NNError(Errno.invalid_argument, f"input index {index} (graph has {context.graph.n_inputs})")
+        try:
+            context.graph.check_input(index, data)
+        except InputRejected as exc:
+            raise NNError(Errno[exc.errno], str(exc)) from None
         context.inputs[index] = data.reshape(dims)
         context.outputs = None
 
     def _compute(self, mem: GuestMemory, ctx):
         context = self._context(ctx)
-        missing = [i for i, x in enumerate(context.inputs) if x is None]
+        missing = [i for i, x in enumerate(context.inputs) if x is None and i not in context.graph.optional_inputs]
         if missing:
             raise NNError(Errno.invalid_argument, f"inputs {missing} not set")
         try:
             context.outputs = [np.ascontiguousarray(o) for o in context.graph.run(list(context.inputs))]
+        except InputRejected as exc:
+            raise NNError(Errno[exc.errno], str(exc)) from None
         except Exception as exc:
             raise NNError(Errno.runtime_error, f"compute failed: {type(exc).__name__}: {exc}") from None
 

@@ -1,11 +1,13 @@
-"""Shared pieces of the parity suite: the generated blocks at this run's scale and one ready
-path per (path, backend, target, block), built once per session."""
+"""Shared pieces of the parity suite: the generated blocks at this run's scale, one ready
+path per (path, backend, target, block) and one LLM path per (path, target), built once per
+session."""
 
 from __future__ import annotations
 
 import pytest
 
 from harness.nn.backends import BackendUnavailable
+from harness.nn.llm import open_path
 from harness.nn.models import suite_models
 from harness.nn.paths import Runner
 from harness.plugin import _progress, run_scale
@@ -21,23 +23,33 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("model", models, ids=[m.id for m in models])
 
 
+def _ready_or_skip(cache: dict, key, label: str, make):
+    """make() once per key; a missing backend/target/compiler skips (every time) with the reason."""
+    if key not in cache:
+        try:
+            cache[key] = make()
+        except (BackendUnavailable, ToolMissing) as exc:
+            cache[key] = exc
+        except BuildError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    value = cache[key]
+    if isinstance(value, Exception):
+        pytest.skip(f"{label}: {value}")
+    return value
+
+
 @pytest.fixture(scope="session")
 def nn_runner(pytestconfig):
-    """runner(path_spec, model) -> a ready Runner; a missing backend/target/compiler skips with the reason."""
+    """runner(path_spec, model) -> a ready Runner."""
     cache: dict = {}
     say = _progress(pytestconfig)
+    return lambda ps, spec: _ready_or_skip(cache, (ps, spec), ps.id, lambda: Runner(ps, spec, progress=say))
 
-    def get(ps, spec):
-        key = (ps, spec)
-        if key not in cache:
-            try:
-                cache[key] = Runner(ps, spec, progress=say)
-            except (BackendUnavailable, ToolMissing) as exc:
-                cache[key] = exc
-            except BuildError as exc:
-                pytest.fail(str(exc), pytrace=False)
-        value = cache[key]
-        if isinstance(value, Exception):
-            pytest.skip(f"{ps.id}: {value}")
-        return value
-    return get
+
+@pytest.fixture(scope="session")
+def llm_path(pytestconfig):
+    """path(name, target) -> a ready LLM path (harness/nn/llm.py) on the tiny llama model."""
+    cache: dict = {}
+    say = _progress(pytestconfig)
+    return lambda name, target: _ready_or_skip(cache, (name, target), f"{name} ggml:{target}",
+                                               lambda: open_path(name, target, progress=say))
