@@ -162,7 +162,10 @@ def _rust_command(workload: Workload, target: Target, out: Path) -> tuple[list[s
 
 def _input_hash(workload: Workload, language: str, target: Target, flags: tuple[str, ...], compiler_version: str) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([language, target.name, list(flags), compiler_version]).encode())
+    # The headers' contents are hashed below; their folder's path is not, so every checkout (and the
+    # ARM leg's root filesystem, which sees the repository at /src) shares one cache entry.
+    flags = [f.replace(str(COMMON_INCLUDE), "<common-include>") for f in flags]
+    h.update(json.dumps([language, target.name, flags, compiler_version]).encode())
     files = [workload.sources[language]]
     if language == "c":
         files += sorted(workload.directory.glob("*.h")) + sorted(COMMON_INCLUDE.glob("*.h"))
