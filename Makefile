@@ -4,17 +4,27 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+SETUP_STAMP := .setup-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: venv build image doctor report test bench clean help
+.PHONY: setup venv build image doctor report test bench clean help
 
 help:
 	@echo "make report  build workloads, run every suite, write reports/index.html (+ results.json, junit.xml, summary.md)"
 	@echo "make test    the harness's own tests (includes a short end-to-end run of every suite)"
 	@echo "make doctor  what is available on this machine and why not"
+	@echo "make setup   the Debian packages the full report needs (run by report/test; apt-get as root or with sudo -n)"
+	@echo "make venv    .venv with the package installed (run by every target)"
 	@echo "make bench   examples per second through each form (sha256, 1 KiB)"
 
-$(STAMP): pyproject.toml
+# Debian packages (qemu-user, Rust wasm32, node, chromium...): once, stamped; without root or
+# sudo -n it prints the apt-get command and the run goes on with visible skips.
+$(SETUP_STAMP): scripts/setup.sh
+	@scripts/setup.sh $@
+
+setup: $(SETUP_STAMP)
+
+$(STAMP): pyproject.toml | $(SETUP_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .

@@ -137,36 +137,37 @@ def cmd_runtime_fetch(args) -> int:
     return 0
 
 
-def _write(results: dict, out: Path) -> None:
-    from harness.report import write_report
+def _render(args, make) -> int:
+    """Check the destination, read (and validate) the inputs, write: each failure is one line, exit 2."""
+    out = Path(args.output)
+    try:
+        results_mod.check_destination(out, "-o")
+        doc = make()
+        from harness.report import write_report
 
-    out.mkdir(parents=True, exist_ok=True)
-    results_mod.write_json(out / "results.json", results)
-    html = write_report(results, out)
-    print(f"wrote {out / 'results.json'}, {html}, {out / 'summary.md'}")
+        def write(folder: Path) -> None:
+            if args.command == "merge":  # a new results document; `report` re-renders an existing one
+                results_mod.write_json(folder / "results.json", doc)
+            write_report(doc, folder)
+
+        results_mod.write_complete(out, write)
+        files = ("results.json",) * (args.command == "merge") + ("index.html", "summary.md")
+        print(f"wrote {', '.join(str(out / f) for f in files)}")
+    except results_mod.ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: -o {out}: cannot write there ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_report(args) -> int:
-    try:
-        doc = results_mod.load(Path(args.results))
-    except results_mod.ResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from harness.report import write_report
-
-    html = write_report(doc, Path(args.output))
-    print(f"wrote {html}")
-    return 0
+    return _render(args, lambda: results_mod.load(Path(args.results)))
 
 
 def cmd_merge(args) -> int:
-    try:
-        merged = results_mod.merge([Path(p) for p in args.results])
-    except results_mod.ResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    _write(merged, Path(args.output))
-    return 0
+    return _render(args, lambda: results_mod.merge([Path(p) for p in args.results]))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from harness import process
 from harness import results as results_mod
 from harness.evidence import Evidence
 from harness.forms import FORMS, FormSpec, FormUnavailable, all_specs, open_form
@@ -124,6 +128,33 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--only-workloads: unknown {', '.join(sorted(unknown))} "
                                     f"(known: {', '.join(sorted(w.name for w in state.workloads))})")
         state.workloads = [w for w in state.workloads if w.name in only]
+    _check_report_dir(config)
+    _end_children_on_interrupt(config)
+
+
+def _check_report_dir(config: pytest.Config) -> None:
+    """A report folder that cannot be written fails now, in one line, not after the run."""
+    out_dir = _report_dir(config)
+    if out_dir is None or config.option.collectonly or config.option.help:
+        return
+    try:
+        results_mod.check_destination(out_dir, "--report-dir")
+    except results_mod.ResultsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _end_children_on_interrupt(config: pytest.Config) -> None:
+    """SIGTERM ends the session the way Ctrl-C does (teardown, partial report); every
+    container the session creates is remembered so an interrupt can remove it."""
+    process.track_containers()
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def as_keyboard_interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, as_keyboard_interrupt)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def selected_arches(config: pytest.Config) -> list[str]:
@@ -245,9 +276,18 @@ def _report_dir(config: pytest.Config) -> Path | None:
     return REPO_ROOT / "reports" if config.stash[STATE].suites else None
 
 
+INTERRUPTED = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+PARTIAL_DIR = "partial"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
+    interrupted = exitstatus in INTERRUPTED
+    if interrupted:
+        ended = process.end_descendants() + process.end_containers()
+        if ended:
+            _progress(config)(f"interrupted: ended {ended} process(es)/container(s) this run started")
     out_dir = _report_dir(config)
     if state is None or out_dir is None or config.option.collectonly:
         return  # --collect-only measures nothing: keep the last run's report
@@ -265,14 +305,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                        "seed": config.getoption("hypothesis_seed", None)},
         "tests": dict(state.counts),
         "exit_status": int(exitstatus),
+        "complete": not interrupted,
     }
     doc = results_mod.build_results(state.records, skips=state.skips, suites_run=state.suites or ["(custom)"], meta=meta)
-    results_mod.write_json(out_dir / "results.json", doc)
-    html = write_report(doc, out_dir)
+    # An unfinished run goes to partial/ and leaves the last complete report where it was.
+    target = out_dir / PARTIAL_DIR if interrupted else out_dir
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        results_mod.write_complete(target, lambda d: (results_mod.write_json(d / "results.json", doc), write_report(doc, d)))
+        if not interrupted:
+            shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
+    except OSError as exc:
+        if reporter is not None:
+            reporter.write_line(f"wasm-claims: could not write the report to {target}: {exc}", red=True)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        return
     if reporter is not None:
         reporter.ensure_newline()
-        reporter.write_sep("-", "wasm-claims verdicts")
+        reporter.write_sep("-", "wasm-claims verdicts" + (" (PARTIAL: the run was interrupted)" if interrupted else ""))
         for c in doc["claims"]:
             reporter.write_line(f"{c['id']:10} {c['verdict']:17} {c['summary'][:140]}")
-        reporter.write_line(f"results: {out_dir / 'results.json'}  report: {html}")
+        reporter.write_line(f"results: {target / 'results.json'}  report: {target / 'index.html'}")
