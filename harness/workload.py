@@ -124,6 +124,10 @@ class Workload:
         """Whether a source language or a prebuilt form is there."""
         return what in self.sources or what in self.prebuilt
 
+    def compiled(self, kind: str) -> bool:
+        """Whether a "native" binary or a "wasm" module can be had: built from C, or given."""
+        return "c" in self.sources or kind in self.prebuilt
+
     def seed_inputs(self) -> list[bytes]:
         return [p.read_bytes() for p in self.input.seeds]
 

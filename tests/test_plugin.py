@@ -96,7 +96,9 @@ def test_collect_only_keeps_the_last_report(pytester, tmp_path):
     assert (out / "results.json").read_text() == "{}" and not (out / "index.html").exists()
 
 
-def test_user_workload_with_prebuilt_artifacts(pytester, builtin, tmp_path):
+@pytest.fixture
+def prebuilt_hash(pytester, builtin):
+    """A user's workload folder with only prebuilt artifacts (sha256 built here, then copied)."""
     sha = builtin["sha256"]
     d = pytester.mkdir("user") / "my-hash"
     d.mkdir()
@@ -106,11 +108,32 @@ def test_user_workload_with_prebuilt_artifacts(pytester, builtin, tmp_path):
     (d / "workload.yaml").write_text(
         "name: my-hash\nsummary: a user's prebuilt sha256\n"
         "prebuilt: {wasm: hash.wasm, native: hash-bin, python: hash.py}\ninput: {strategy: bytes, max_size: 256}\n")
-    result = run(pytester, "--suite", "smoke", "--workloads", str(d.parent), "--only-workloads", "my-hash",
+    return d
+
+
+def test_user_workload_with_prebuilt_artifacts(pytester, prebuilt_hash, tmp_path):
+    result = run(pytester, "--suite", "smoke", f"--workloads={prebuilt_hash.parent}", "--only-workloads", "my-hash",
                  "--form", "native,wasm", "--runtime", "wasmtime-py", "--report-dir", str(tmp_path / "r"),
                  "--hypothesis-profile", "wasm-claims-quick", "-v")
     result.assert_outcomes(passed=2)
     assert "my-hash-native" in result.stdout.str()
+
+
+def test_prebuilt_artifacts_are_used_by_portability_and_sizes(pytester, prebuilt_hash, tmp_path):
+    """The given .wasm gets portability rows; rows that truly need sources skip in plain words;
+    SIZE-1 measures the given files."""
+    common = ("--workloads", str(prebuilt_hash.parent), "--only-workloads", "my-hash")
+    collected = run(pytester, "--suite", "portability", *common, "--runtime", "wasmtime-cli", "--collect-only", "-q")
+    assert f"my-hash-wasm-wasmtime-cli-{host_arch()}" in collected.stdout.str()
+    skipped = run(pytester, "--suite", "portability", *common, "-k", "no-rows", "-rs", "--report-dir", str(tmp_path / "p"))
+    out = skipped.stdout.str()
+    assert "they need C sources" in out and "empty parameter set" not in out
+    sizes = run(pytester, "--suite", "performance", *common, "-k", "test_sizes", "--report-dir", str(tmp_path / "s"))
+    assert sizes.ret in (0, pytest.ExitCode.OK), sizes.stdout.str()[-2000:]
+    doc = json.loads((tmp_path / "s" / "results.json").read_text())
+    given = {r["details"]["kind"] for r in doc["records"]
+             if r["metric"] == "artifact_bytes" and r["details"].get("language") == "prebuilt" and r["value"]}
+    assert {"native", "wasm", "wasm-stripped"} <= given
 
 
 def test_mismatch_is_shrunk_and_reported(pytester, builtin, tmp_path):
