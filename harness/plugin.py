@@ -96,6 +96,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="where results.json, index.html and summary.md go (default: reports/ when --suite is given)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser, args) -> None:
+    """`--workloads PATH` (with a space) is read by pytest as a test path before this plugin's
+    options exist, so the rootdir and settings were taken from PATH's folders. Now that the
+    options are known, redo that choice from the real test paths (pytest's own
+    determine_setup); on a pytest whose internals differ, nothing changes."""
+    ns = early_config.known_args_namespace
+    if not getattr(ns, "workloads", None) or ns.rootdir or ns.inifilename:
+        return
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        rootpath, inipath, inicfg, *_ = determine_setup(
+            inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir, rootdir_cmd_arg=None,
+            invocation_dir=early_config.invocation_params.dir)
+        if rootpath == early_config.rootpath:
+            return
+        derived_cutdir = str(early_config.inipath.parent if early_config.inipath else early_config.rootpath)
+        early_config._rootpath, early_config._inipath, early_config._inicfg = rootpath, inipath, inicfg
+        early_config._inicache.clear()
+        if ns.confcutdir == derived_cutdir:
+            ns.confcutdir = str(inipath.parent if inipath else rootpath)
+    except (ImportError, TypeError, AttributeError, ValueError):
+        return
+
+
 def _selected_suites(config: pytest.Config) -> list[str]:
     chosen = config.getoption("suite") or []
     if "all" in chosen:

@@ -152,3 +152,21 @@ def test_mismatch_is_shrunk_and_reported(pytester, builtin, tmp_path):
     doc = json.loads((tmp_path / "r" / "results.json").read_text())
     rec = next(r for r in doc["records"] if r["metric"] == "output_mismatch")
     assert rec["value"] == 1 and rec["details"]["minimal_input_hex"] == (b"\0" * 6).hex()
+
+
+def test_workloads_with_a_space_keeps_the_project_rootdir_and_settings(tmp_path):
+    """`--workloads PATH` (as the README shows) must not make pytest take PATH as the test path
+    that decides the rootdir: the project's settings (markers) would be dropped."""
+    import subprocess
+    import sys
+
+    from harness.plugin import REPO_ROOT
+
+    d = tmp_path / "mine" / "hang"
+    shutil.copytree(REPO_ROOT / "tests" / "data" / "hang", d)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--suite", "smoke",
+                           "--workloads", str(d.parent), "--only-workloads", "hang", "--collect-only", "-q", "-W", "error"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "suites/smoke/test_differential.py::test_form_matches_reference[hang-native-" in proc.stdout
+    assert "Unknown pytest.mark" not in proc.stdout + proc.stderr
