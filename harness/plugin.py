@@ -222,11 +222,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _progress(config: pytest.Config):
+    """say(msg): a progress line on the terminal now, even inside a test, where pytest captures
+    output (a first build or image step takes minutes and must not look like a hang)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
 
     def say(msg: str) -> None:
-        if reporter is not None and config.option.verbose >= 0:
+        if reporter is None or config.option.verbose < 0:
+            return
+        if capman is None:
             reporter.write_line(f"[wasm-claims] {msg}")
+            return
+        with capman.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(f"[wasm-claims] {msg}")
+            reporter.flush()
     return say
 
 
