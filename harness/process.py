@@ -96,12 +96,31 @@ def descendants(pid: int | None = None) -> list[int]:
     return out
 
 
-def end_descendants() -> int:
-    """SIGKILL every process group and process this one started (runners, servers, engines
-    started in their own session); returns how many processes there were."""
-    procs = descendants()
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def end_descendants(grace_s: float = 5.0) -> int:
+    """End every process this one started: SIGTERM to the direct children first (a harness
+    child, e.g. an xdist worker, then cleans up its own containers), up to grace_s for them to
+    go, then SIGKILL to every remaining process group and process below this one (runners,
+    servers, engines started in their own session). Returns how many processes there were."""
+    own = os.getpid()
+    procs = descendants(own)
+    children = [p for p in procs if _parent(p) == own]
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace_s
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
     own_group = os.getpgrp()
-    for pid in procs:
+    for pid in dict.fromkeys(procs + descendants(own)):
         try:
             pgid = os.getpgid(pid)
         except ProcessLookupError:
@@ -113,6 +132,13 @@ def end_descendants() -> int:
         except ProcessLookupError:
             pass
     return len(procs)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 _STARTED_CONTAINERS: set[str] = set()
