@@ -4,24 +4,40 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+SETUP_STAMP := .setup-stamp
 PYTEST := $(BIN)/python -m pytest
 # Parallel workers for `make report` (pytest-xdist; benchmarks still run alone): JOBS=0 for a serial run.
 JOBS   ?= $(shell nproc 2>/dev/null || echo 1)
 PYTEST_ARGS ?=
+# llama.cpp for the CPU, without what the harness does not call (server, examples, tools, tests, curl).
+GGML_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+  -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF -DGGML_OPENMP=OFF
 
-.PHONY: venv build image doctor report test bench arm-leg clean help
+.PHONY: setup venv build image doctor report test bench arm-leg clean help
 
 help:
 	@echo "make report  build workloads, run every suite, write reports/index.html (+ results.json, junit.xml, summary.md)"
 	@echo "make test    the harness's own tests (includes a short end-to-end run of every suite)"
 	@echo "make doctor  what is available on this machine and why not"
+	@echo "make setup   the Debian packages the full report needs (run by report/test; apt-get as root or with sudo -n)"
+	@echo "make venv    .venv with the package installed (run by every target)"
 	@echo "make bench   examples per second through each form (sha256, 1 KiB)"
 	@echo "make arm-leg smoke + portability with the harness itself as an aarch64 program under qemu-user (root; reports/arm-leg)"
 
-$(STAMP): pyproject.toml
+# Debian packages (qemu-user, Rust wasm32, node, chromium...): once, stamped; without root or
+# sudo -n it prints the apt-get command and the run goes on with visible skips.
+$(SETUP_STAMP): scripts/setup.sh
+	@scripts/setup.sh $@
+
+setup: $(SETUP_STAMP)
+
+$(STAMP): pyproject.toml | $(SETUP_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
+	@echo "building llama-cpp-python from source (the ggml WASI-NN backend; several minutes, once: pip keeps the wheel)"
+	@CMAKE_ARGS="$(GGML_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(BIN)/python -m pip install --quiet -e '.[ggml]' \
+	  || echo "warning: llama-cpp-python did not build; the ggml parity rows will be skipped with the reason"
 	touch $@
 
 venv: $(STAMP)

@@ -17,7 +17,7 @@ import yaml
 
 from harness import advisories
 
-VERDICTS = ("supported", "partly-supported", "refuted", "not-tested")
+VERDICTS = ("supported", "partly-supported", "refuted", "inconclusive", "not-tested")
 CLAIMS_FILE = Path(__file__).with_name("claims.yaml")
 
 
@@ -73,19 +73,59 @@ def _spread(recs: list[dict]) -> dict:
     return {"n": len(vals), "min": min(vals), "median": statistics.median(vals), "max": max(vals)}
 
 
+def interval(rec: dict) -> tuple[float, float]:
+    """The range a measured value may take under noise: the min/max spread the record carries
+    (ratios: the extremes of the repeats, num.min/den.max .. num.max/den.min), else the value."""
+    v = float(rec["value"])
+    d = rec.get("details") or {}
+    lo, hi = d.get("min"), d.get("max")
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+        return min(float(lo), v), max(float(hi), v)
+    return v, v
+
+
+def _side(rec: dict, threshold: float, above: bool) -> str:
+    """'pass' or 'fail' when the whole interval is on one side of the threshold, else 'straddles'."""
+    lo, hi = interval(rec)
+    if above:
+        return "pass" if lo > threshold else "fail" if hi <= threshold else "straddles"
+    return "pass" if hi < threshold else "fail" if lo >= threshold else "straddles"
+
+
+def _word(passed: int, failed: int, straddling: int) -> str:
+    """Stable under noise: a row whose interval straddles the threshold decides nothing, so a
+    verdict that depends on such rows is `inconclusive` instead of flipping between runs."""
+    if passed and failed:
+        return "partly-supported"
+    if straddling:
+        return "inconclusive"
+    return "supported" if passed else "refuted"
+
+
 def rule_threshold(records, metric, threshold, above=True, unit_word="x"):
-    """supported if every value is past the threshold, refuted if none is, else partly."""
+    """supported if every value's interval is past the threshold, refuted if none is, partly
+    if some are and some are not, inconclusive when the straddling rows would decide it."""
     recs = _usable(records, metric)
     if not recs:
         return None
-    passed = [r for r in recs if (r["value"] > threshold if above else r["value"] < threshold)]
+    sides = {id(r): _side(r, threshold, above) for r in recs}
+    passed = [r for r in recs if sides[id(r)] == "pass"]
+    failed = [r for r in recs if sides[id(r)] == "fail"]
+    straddling = [r for r in recs if sides[id(r)] == "straddles"]
     fig = _spread(recs)
-    word = "supported" if len(passed) == len(recs) else "refuted" if not passed else "partly-supported"
+    word = _word(len(passed), len(failed), len(straddling))
     low = min(recs, key=lambda r: r["value"])
     high = max(recs, key=lambda r: r["value"])
     rel = ">" if above else "<"
     summary = (f"{len(passed)} of {len(recs)} measurements {rel} {_fmt(threshold)}{unit_word}; median {_fmt(fig['median'])}{unit_word}, "
                f"range {_fmt(fig['min'])}{unit_word} ({_where(low)}) to {_fmt(fig['max'])}{unit_word} ({_where(high)})")
+    if straddling:
+        lo, hi = interval(straddling[0])
+        summary += (f"; {len(straddling)} inconclusive: the measured interval contains {_fmt(threshold)}{unit_word} "
+                    f"(e.g. {_fmt(lo)}-{_fmt(hi)}{unit_word}, {_where(straddling[0])})")
+    fig["inconclusive"] = len(straddling)
+    fig["intervals"] = [{"where": _where(r), "value": r["value"], "interval": list(interval(r)), "side": sides[id(r)]}
+                        for r in recs][:50]
     return word, summary, fig
 
 
@@ -117,23 +157,28 @@ def _observation(record: dict) -> str:
 
 
 def rule_ratio_vs_claim(records, metric, claimed):
-    """Compare the largest measured ratio with the claimed one."""
+    """Compare the largest measured ratio (with its interval) with the claimed one: supported
+    at half the claim or more, partly when above 1x only, inconclusive when an interval
+    contains a boundary the verdict depends on."""
     recs = _usable(records, metric)
     if not recs:
         return None
     fig = _spread(recs)
     top = max(recs, key=lambda r: r["value"])
     measured = float(top["value"])
-    if measured >= claimed / 2:
+    best_lo, best_hi = max(interval(r)[0] for r in recs), max(interval(r)[1] for r in recs)
+    if best_lo >= claimed / 2:
         word = "supported"
-    elif measured > 1.0:
-        word = "partly-supported"
+    elif best_hi >= claimed / 2 or best_lo <= 1.0 < best_hi:
+        word = "inconclusive"
     else:
-        word = "refuted"
+        word = "partly-supported" if best_lo > 1.0 else "refuted"
     fig["claimed"] = claimed
+    fig["interval"] = [best_lo, best_hi]
     summary = (f"claimed {claimed:,}x; measured at most {_fmt(measured)}x ({_where(top)}), median {_fmt(fig['median'])}x "
                f"over {fig['n']} comparisons: {claimed / measured:,.0f} times short of the claim" if measured < claimed
                else f"claimed {claimed:,}x; measured up to {_fmt(measured)}x ({_where(top)})")
+    summary += f"; interval of the largest {_fmt(best_lo)}-{_fmt(best_hi)}x"
     return word, summary, fig
 
 

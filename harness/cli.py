@@ -86,6 +86,12 @@ def cmd_build(args) -> int:
         return 2
     if args.only:
         workloads = [w for w in workloads if w.name in args.only]
+    if args.out:
+        try:
+            results_mod.check_destination(Path(args.out), "--out")
+        except results_mod.ResultsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     targets = args.target or ["x86_64-linux", "wasm32-wasi", "x86_64-linux-shared", "wasm32-wasi-reactor"]
     failures = built = cached = 0
     for wl in workloads:
@@ -105,9 +111,34 @@ def cmd_build(args) -> int:
                 cached += art.cached
                 built += not art.cached
                 state = "cached" if art.cached else f"built in {art.build_s:.1f}s"
-                print(f"ok    {wl.name:16} {lang:4} {target:20} {art.size:>9,} B  {state}")
-    print(f"{built} built, {cached} from cache, {failures} failed (cache: {cache_root() / 'builds'})")
+                path = _copy_out(art.path, args.out, wl.name) if args.out else art.path
+                print(f"ok    {wl.name:16} {lang:4} {target:20} {art.size:>9,} B  {state:14} {path}")
+    where = f"copied to {args.out}" if args.out else f"cache: {cache_root() / 'builds'}; --out DIR copies them out"
+    print(f"{built} built, {cached} from cache, {failures} failed ({where})")
     return 1 if failures else 0
+
+
+def _copy_out(path: Path, out: str, workload: str) -> Path:
+    """Copy a built artifact to OUT/<workload>/<file name> (names already say language and target)."""
+    dest = Path(out) / workload / path.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, dest)
+    return dest
+
+
+def cmd_strategies(args) -> int:
+    """The input strategies a manifest's `input.strategy` may name, with what each draws."""
+    from harness import strategies
+
+    import inspect
+
+    for name in sorted(strategies.NAMES):
+        fn = strategies.REGISTRY[name]
+        doc = (fn.__doc__ or "").strip().splitlines()
+        params = [f"{p.name}={p.default!r}" for p in inspect.signature(fn).parameters.values()
+                  if p.name not in ("min_size", "max_size") and p.default is not inspect.Parameter.empty]
+        print(f"{name:18} {doc[0] if doc else ''}" + (f"  [params: {', '.join(params)}]" if params else ""))
+    return 0
 
 
 def cmd_image_build(args) -> int:
@@ -137,36 +168,37 @@ def cmd_runtime_fetch(args) -> int:
     return 0
 
 
-def _write(results: dict, out: Path) -> None:
-    from harness.report import write_report
+def _render(args, make) -> int:
+    """Check the destination, read (and validate) the inputs, write: each failure is one line, exit 2."""
+    out = Path(args.output)
+    try:
+        results_mod.check_destination(out, "-o")
+        doc = make()
+        from harness.report import write_report
 
-    out.mkdir(parents=True, exist_ok=True)
-    results_mod.write_json(out / "results.json", results)
-    html = write_report(results, out)
-    print(f"wrote {out / 'results.json'}, {html}, {out / 'summary.md'}")
+        def write(folder: Path) -> None:
+            if args.command == "merge":  # a new results document; `report` re-renders an existing one
+                results_mod.write_json(folder / "results.json", doc)
+            write_report(doc, folder)
+
+        results_mod.write_complete(out, write)
+        files = ("results.json",) * (args.command == "merge") + ("index.html", "summary.md")
+        print(f"wrote {', '.join(str(out / f) for f in files)}")
+    except results_mod.ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: -o {out}: cannot write there ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_report(args) -> int:
-    try:
-        doc = results_mod.load(Path(args.results))
-    except results_mod.ResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from harness.report import write_report
-
-    html = write_report(doc, Path(args.output))
-    print(f"wrote {html}")
-    return 0
+    return _render(args, lambda: results_mod.load(Path(args.results)))
 
 
 def cmd_merge(args) -> int:
-    try:
-        merged = results_mod.merge([Path(p) for p in args.results])
-    except results_mod.ResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    _write(merged, Path(args.output))
-    return 0
+    return _render(args, lambda: results_mod.merge([Path(p) for p in args.results]))
 
 
 ARM_LEG_DEFAULT = ["--suite", "smoke", "--suite", "portability", "--form", "native,wasm,python-process"]
@@ -199,7 +231,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--workloads", action="append", default=[], metavar="PATH", help="extra workload folders")
     b.add_argument("--only", action="append", metavar="NAME", help="only this workload (repeatable)")
     b.add_argument("--target", action="append", choices=sorted(TARGETS), help="build target (repeatable)")
+    b.add_argument("--out", metavar="DIR", help="copy each artifact to DIR/<workload>/ (default: leave them in the cache)")
     b.set_defaults(func=cmd_build)
+    sub.add_parser("strategies", help="the input strategies a workload.yaml can name (input.strategy)").set_defaults(
+        func=cmd_strategies)
     img = sub.add_parser("image", help="container images").add_subparsers(dest="image_command", required=True)
     ib = img.add_parser("build", help="make the local Python image from this machine's Debian packages (no registry needed)")
     ib.add_argument("--force", action="store_true", help="rebuild even if the image exists")

@@ -25,7 +25,10 @@ def _f32_tensor_diff(a: bytes, b: bytes, cmp: Compare) -> str | None:
 
 
 def difference(expected: Outcome, actual: Outcome, cmp: Compare = Compare()) -> str | None:
-    """None when the outcomes agree, else a one-line description of how they differ."""
+    """None when the outcomes agree, else a one-line description of how they differ. A time-out
+    is no answer, so it never agrees with anything, another time-out included."""
+    if "timeout" in (expected.status, actual.status):
+        return f"no answer to compare (time-out): expected {expected.describe()}; got {actual.describe()}"
     if expected.status != actual.status or expected.exit_code != actual.exit_code:
         return f"status differs: expected {expected.describe()}; got {actual.describe()}"
     if expected.status != "ok":

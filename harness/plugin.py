@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from harness import distributed
+from harness import distributed, process
 from harness import results as results_mod
 from harness.evidence import Evidence
 from harness.forms import FORMS, FormSpec, FormUnavailable, all_specs, open_form
@@ -128,6 +131,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     distributed.addoption(g)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser, args) -> None:
+    """`--workloads PATH` (with a space) is read by pytest as a test path before this plugin's
+    options exist, so the rootdir and settings were taken from PATH's folders. Now that the
+    options are known, redo that choice from the real test paths (pytest's own
+    determine_setup); on a pytest whose internals differ, nothing changes."""
+    ns = early_config.known_args_namespace
+    if not getattr(ns, "workloads", None) or ns.rootdir or ns.inifilename:
+        return
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        rootpath, inipath, inicfg, *_ = determine_setup(
+            inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir, rootdir_cmd_arg=None,
+            invocation_dir=early_config.invocation_params.dir)
+        if rootpath == early_config.rootpath:
+            return
+        derived_cutdir = str(early_config.inipath.parent if early_config.inipath else early_config.rootpath)
+        early_config._rootpath, early_config._inipath, early_config._inicfg = rootpath, inipath, inicfg
+        early_config._inicache.clear()
+        if ns.confcutdir == derived_cutdir:
+            ns.confcutdir = str(inipath.parent if inipath else rootpath)
+    except (ImportError, TypeError, AttributeError, ValueError):
+        return
+
+
 def _selected_suites(config: pytest.Config) -> list[str]:
     chosen = config.getoption("suite") or []
     if "all" in chosen:
@@ -162,6 +191,33 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--only-workloads: unknown {', '.join(sorted(unknown))} "
                                     f"(known: {', '.join(sorted(w.name for w in state.workloads))})")
         state.workloads = [w for w in state.workloads if w.name in only]
+    _check_report_dir(config)
+    _end_children_on_interrupt(config)
+
+
+def _check_report_dir(config: pytest.Config) -> None:
+    """A report folder that cannot be written fails now, in one line, not after the run."""
+    out_dir = _report_dir(config)
+    if out_dir is None or config.option.collectonly or config.option.help:
+        return
+    try:
+        results_mod.check_destination(out_dir, "--report-dir")
+    except results_mod.ResultsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _end_children_on_interrupt(config: pytest.Config) -> None:
+    """SIGTERM ends the session the way Ctrl-C does (teardown, partial report); every
+    container the session creates is remembered so an interrupt can remove it."""
+    process.track_containers()
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def as_keyboard_interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, as_keyboard_interrupt)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def selected_arches(config: pytest.Config) -> list[str]:
@@ -205,11 +261,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _progress(config: pytest.Config):
+    """say(msg): a progress line on the terminal now, even inside a test, where pytest captures
+    output (a first build or image step takes minutes and must not look like a hang)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
 
     def say(msg: str) -> None:
-        if reporter is not None and config.option.verbose >= 0:
+        if reporter is None or config.option.verbose < 0:
+            return
+        if capman is None:
             reporter.write_line(f"[wasm-claims] {msg}")
+            return
+        with capman.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(f"[wasm-claims] {msg}")
+            reporter.flush()
     return say
 
 
@@ -285,9 +351,18 @@ def _report_dir(config: pytest.Config) -> Path | None:
     return REPO_ROOT / "reports" if config.stash[STATE].suites else None
 
 
+INTERRUPTED = (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+PARTIAL_DIR = "partial"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
+    interrupted = exitstatus in INTERRUPTED
+    if interrupted:
+        ended = process.end_descendants() + process.end_containers()
+        if ended:
+            _progress(config)(f"interrupted: ended {ended} process(es)/container(s) this run started")
     out_dir = _report_dir(config)
     if state is None or out_dir is None or config.option.collectonly or distributed.is_worker(config):
         return  # --collect-only measures nothing: keep the last run's report; workers hand records to the controller
@@ -305,15 +380,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                        "seed": config.getoption("hypothesis_seed", None)},
         "tests": dict(state.counts),
         "exit_status": int(exitstatus),
+        "complete": not interrupted,
         **state.distributed.run_metadata(),
     }
-    doc = results_mod.build_results(distributed.combine(state.records), skips=state.skips, suites_run=state.suites or ["(custom)"], meta=meta)
-    results_mod.write_json(out_dir / "results.json", doc)
-    html = write_report(doc, out_dir)
+    doc = results_mod.build_results(distributed.combine(state.records), skips=state.skips,
+                                    suites_run=state.suites or ["(custom)"], meta=meta)
+    # An unfinished run goes to partial/ and leaves the last complete report where it was.
+    target = out_dir / PARTIAL_DIR if interrupted else out_dir
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        results_mod.write_complete(target, lambda d: (results_mod.write_json(d / "results.json", doc), write_report(doc, d)))
+        if not interrupted:
+            shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
+    except OSError as exc:
+        if reporter is not None:
+            reporter.write_line(f"wasm-claims: could not write the report to {target}: {exc}", red=True)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        return
     if reporter is not None:
         reporter.ensure_newline()
-        reporter.write_sep("-", "wasm-claims verdicts")
+        reporter.write_sep("-", "wasm-claims verdicts" + (" (PARTIAL: the run was interrupted)" if interrupted else ""))
         for c in doc["claims"]:
             reporter.write_line(f"{c['id']:10} {c['verdict']:17} {c['summary'][:140]}")
-        reporter.write_line(f"results: {out_dir / 'results.json'}  report: {html}")
+        reporter.write_line(f"results: {target / 'results.json'}  report: {target / 'index.html'}")

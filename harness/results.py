@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from harness import __version__, claims
@@ -149,6 +150,40 @@ def _not_tested_reason(claim: claims.Claim, skips: list[dict], suites_run: list[
     return f"the {claim.suite} suite ran but recorded no evidence for {claim.id}"
 
 
+def check_destination(path: Path, what: str) -> Path:
+    """Fail before any work when `path` cannot hold a report: it must be a folder, or be
+    creatable, and writable. Leaves nothing behind (the folder is made when written).
+    Raises ResultsError naming `what` (the option)."""
+    path = Path(path).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ResultsError(f"{what} {path}: {existing} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".wc-probe-", dir=existing))
+    except OSError as exc:
+        raise ResultsError(f"{what} {path}: cannot write there ({exc.strerror or exc})") from None
+    return path
+
+
+def write_complete(out_dir: Path, write) -> Path:
+    """Run write(folder) into a temporary folder beside the final files, then move each file
+    into out_dir: an interrupted write never leaves a half-written report over the last one."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".writing-", dir=out_dir))
+    try:
+        write(tmp)
+        for src in sorted(tmp.rglob("*"), key=lambda p: len(p.parts)):
+            dest = out_dir / src.relative_to(tmp)
+            if src.is_dir():
+                dest.mkdir(exist_ok=True)
+            else:
+                os.replace(src, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
 def write_json(path: Path, results: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -165,7 +200,33 @@ def load(path: Path) -> dict:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ResultsError(f"{path}: schema {found!r} is not {SCHEMA!r}; re-run that machine with this harness version")
+    validate(data, path)
     return data
+
+
+SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
+
+
+@functools.cache
+def _validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+
+
+def validate(doc: dict, path: Path | str = "results") -> None:
+    """Check a results document against results.schema.json; the error names the first wrong
+    field (e.g. `records[3].metric`), so a hand-edited or truncated file is one clear line."""
+    errors = list(_validator().iter_errors(doc))
+    if not errors:
+        return
+    first = min(errors, key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
+    steps = list(first.absolute_path)
+    if first.validator == "required":  # name the missing field itself, not its parent
+        steps.append(next(k for k in first.validator_value if k not in first.instance))
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in steps).lstrip(".") or "(top level)"
+    message = "missing" if first.validator == "required" else first.message
+    raise ResultsError(f"{path}: field '{where}': {message[:200]} (schema: harness/{SCHEMA_FILE.name})")
 
 
 def merge(paths: list[Path]) -> dict:

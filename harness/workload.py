@@ -124,6 +124,10 @@ class Workload:
         """Whether a source language or a prebuilt form is there."""
         return what in self.sources or what in self.prebuilt
 
+    def compiled(self, kind: str) -> bool:
+        """Whether a "native" binary or a "wasm" module can be had: built from C, or given."""
+        return "c" in self.sources or kind in self.prebuilt
+
     def seed_inputs(self) -> list[bytes]:
         return [p.read_bytes() for p in self.input.seeds]
 
@@ -149,6 +153,55 @@ def _resolve(base: Path, rel: str, manifest: Path, field_name: str) -> Path:
     return p
 
 
+WASM_MAGIC = b"\0asm"
+WASM_CORE_VERSION = b"\x01\0\0\0"
+ELF_MACHINES = {62: "x86_64", 183: "aarch64", 243: "riscv64", 22: "s390x"}  # e_machine -> arch
+
+
+def _head(path: Path, n: int) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def _check_wasm(path: Path) -> str | None:
+    head = _head(path, 8)
+    if head[:4] != WASM_MAGIC:
+        return f"not a WebAssembly binary (starts with {head[:4]!r}, expected {WASM_MAGIC!r})"
+    if head[4:8] != WASM_CORE_VERSION:
+        return f"WebAssembly version {head[4:8].hex()} is not a core module (01000000); components are not supported"
+    return None
+
+
+def _check_elf(path: Path) -> str | None:
+    from harness.toolchain import host_arch
+
+    head = _head(path, 20)
+    if head[:4] != b"\x7fELF":
+        return f"not an ELF executable (starts with {head[:4]!r}); the native form runs Linux ELF binaries"
+    if len(head) < 20 or head[4] != 2:
+        return "not a 64-bit ELF executable"
+    machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    arch = ELF_MACHINES.get(machine, f"e_machine {machine}")
+    if arch != host_arch():
+        return f"an ELF binary for {arch}; this machine is {host_arch()} (give a {host_arch()} binary, or C sources to build for every arch)"
+    if not path.stat().st_mode & 0o111:
+        return f"not executable (chmod +x {path.name})"
+    return None
+
+
+_PREBUILT_CHECKS = {"wasm": _check_wasm, "native": _check_elf}
+
+
+def _check_prebuilt(prebuilt: dict, manifest: Path) -> None:
+    """A given artifact is checked when the manifest loads, so a corrupt file is one message
+    naming it, never a runtime's traceback or a behaviour mismatch in the results."""
+    for kind, path in prebuilt.items():
+        check = _PREBUILT_CHECKS.get(kind)
+        problem = check(path) if check else None
+        if problem:
+            raise ManifestError(f"{manifest}: field 'prebuilt.{kind}': {path}: {problem}")
+
+
 def load_workload(directory: Path) -> Workload:
     """Read and validate one workload folder; raises ManifestError with a precise message."""
     directory = Path(directory).resolve()
@@ -166,6 +219,7 @@ def load_workload(directory: Path) -> Workload:
         raise ManifestError(_schema_error_text(manifest, errors[0]))
     sources = {k: _resolve(directory, v, manifest, f"sources.{k}") for k, v in data.get("sources", {}).items()}
     prebuilt = {k: _resolve(directory, v, manifest, f"prebuilt.{k}") for k, v in data.get("prebuilt", {}).items()}
+    _check_prebuilt(prebuilt, manifest)
     if not sources and not prebuilt:
         raise ManifestError(f"{manifest}: needs 'sources' (c/python/rust) or 'prebuilt' (wasm/native/python)")
     inp = data["input"]

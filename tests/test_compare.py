@@ -36,3 +36,9 @@ def test_nan_never_passes():
     cmp = Compare("f32-tensor", rtol=1.0, atol=1.0)
     assert difference(ok(tensor(float("nan"))), ok(tensor(float("nan"))) , cmp) is None  # identical bytes
     assert "outside" in difference(ok(tensor(1.0)), ok(tensor(float("nan"))), cmp)
+
+
+def test_a_time_out_never_agrees_not_even_with_another_time_out():
+    hung = Outcome(timed_out=True, wall_s=10.0)
+    assert "time-out" in difference(hung, Outcome(timed_out=True, wall_s=10.0))
+    assert "time-out" in difference(ok(b"x"), hung) and "time-out" in difference(hung, ok(b"x"))

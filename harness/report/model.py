@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 from harness.report.charts import details_of, fmt, is_emulated, number
 
-VERDICT_COLOURS = {"supported": "#1a7f37", "partly-supported": "#9a6700", "refuted": "#cf222e", "not-tested": "#6e7781"}
+VERDICT_COLOURS = {"supported": "#1a7f37", "partly-supported": "#9a6700", "refuted": "#cf222e", "not-tested": "#6e7781",
+                   "inconclusive": "#8250df"}
 VERDICT_MEANING = {
     "supported": "every measurement backs the claim",
     "partly-supported": "some measurements back it, others do not (or it holds only in part)",
     "refuted": "the measurements contradict the claim",
     "not-tested": "no usable measurement here; the row says why and what would enable it",
+    "inconclusive": "the measured interval (min-max over the repeats) contains the claim's threshold: noise decides it",
 }
 MAX_ROWS_PER_CLAIM = 200
 MAX_INPUTS = 100  # failing inputs listed on the page; every one stays in the records JSON
