@@ -116,9 +116,8 @@ def _tests(doc):
 
 
 @pytest.mark.slow
-def test_parallel_run_matches_serial_run(pytester, tmp_path, monkeypatch):
+def test_parallel_run_matches_serial_run(pytester, tmp_path):
     """`-n 2` and `-n 0` on the same selection: the same tests, records and verdicts."""
-    monkeypatch.setenv("WASM_CLAIMS_CACHE", str(tmp_path / "cache"))  # the second run reuses the first one's builds
     docs = {}
     for n in ("0", "2"):
         out = tmp_path / f"n{n}"
