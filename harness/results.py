@@ -73,7 +73,7 @@ def _gpu() -> str:
     return "none detected (no nvidia-smi)"
 
 
-def _emulation() -> str | None:
+def harness_emulation() -> str | None:
     """How this harness runs when it is itself emulated (the ARM leg: qemu-user hands the
     machine's x86_64 /proc/cpuinfo to an aarch64 Python), else None."""
     from harness.toolchain import host_arch
@@ -105,7 +105,7 @@ def environment() -> dict:
     return {
         "machine": platform.node(),
         "arch": host_arch(),
-        "emulated": _emulation(),
+        "emulated": harness_emulation(),
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
         "governor": _governor(),
@@ -275,10 +275,13 @@ def _check_shard(path: Path, machine: str, doc: dict, seen: dict) -> None:
 
 def _on_machine(record: dict, key: str, env: dict) -> dict:
     """Tag a record with its machine and, where the test did not say, whether its arch was
-    that machine's own (native) or emulated."""
+    that machine's own (native) or emulated; everything a harness that was itself emulated
+    (the ARM leg) measured is emulated."""
     details = dict(record.get("details") or {})
     if record.get("arch") and env.get("arch") and "emulated" not in details:
         details["emulated"] = record["arch"] != env["arch"]
+    if env.get("emulated"):
+        details["emulated"], details["harness_emulated"] = True, env["emulated"]
     return {**record, "machine": key, "details": details}
 
 

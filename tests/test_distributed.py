@@ -133,3 +133,15 @@ def test_parallel_run_matches_serial_run(pytester, tmp_path):
     assert _comparable(parallel) == _comparable(serial)
     assert {k: v for k, v in parallel["run"]["tests"].items()} == serial["run"]["tests"]
     assert [(c["id"], c["verdict"]) for c in parallel["claims"]] == [(c["id"], c["verdict"]) for c in serial["claims"]]
+
+
+def test_a_harness_that_ran_emulated_marks_its_records_emulated(tmp_path):
+    x86 = _results(tmp_path / "x.json", None, ["t::a"], machine="box")
+    doc = json.loads(x86.read_text())
+    doc["environment"] = {"machine": "box", "arch": "aarch64", "emulated": "qemu-user via binfmt_misc"}
+    doc["records"][0]["arch"] = "aarch64"
+    arm = tmp_path / "arm.json"
+    arm.write_text(json.dumps(doc))
+    merged = results.merge([x86, arm])
+    flags = {(r["machine"], r["details"]["emulated"], r["details"].get("harness_emulated")) for r in merged["records"]}
+    assert flags == {("box/x86_64", False, None), ("box/aarch64", True, "qemu-user via binfmt_misc")}
