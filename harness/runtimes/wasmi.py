@@ -1,0 +1,64 @@
+"""wasmi, the interpreter (its `wasmi_cli` crate, built with cargo into the cache).
+
+Its CLI meters fuel (`--fuel N`) but has no time or memory limit, and `--dir PATH` preopens
+a directory only under its own host path: it cannot give a guest `/rw` for a temporary
+folder, so a run that asks for preopens is refused with that reason instead of run without
+them (a probe would otherwise read "denied" where nothing was tried)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from harness.outcome import Outcome
+from harness.runtimes.base import Limits, WasiSetup
+from harness.runtimes.cargo_install import CargoEngine
+from harness.runtimes.cli import CliRuntime, CliSession
+
+FUEL_LINE = re.compile(rb"fuel consumed: \d+, fuel remaining: \d+\n\Z")
+WASMI = CargoEngine("wasmi", "wasmi_cli", "wasmi_cli", "2.0.0", build_minutes="")
+
+
+class WasmiSession(CliSession):
+    def run(self, stdin: bytes, timeout_s: float, wasi: WasiSetup | None = None) -> Outcome:
+        unmappable = [p for p in (wasi.preopens if wasi else ()) if str(p.host) != p.guest]
+        if unmappable:
+            return Outcome(error=f"wasmi's CLI cannot preopen {unmappable[0].guest} (`--dir PATH` grants a folder only "
+                                 "under its host path)")
+        out = super().run(stdin, timeout_s, wasi)
+        if self.limits.fuel is not None:  # the CLI reports fuel on stdout after the guest's own output
+            out.stdout = FUEL_LINE.sub(b"", out.stdout)
+        return out
+
+
+class Wasmi(CliRuntime):
+    name = "wasmi"
+    engine = "wasmi"
+    mode = "interp"
+    executable = "wasmi_cli"
+    capabilities = frozenset({"fuel"})
+    trap_pattern = re.compile(r"Error: failed during execution of [^:]*: ([^\n]+)")
+    session_class = WasmiSession
+    pinned: str | None = None
+
+    def find(self) -> str | None:
+        if self.pinned:
+            path = WASMI.binary_path(self.pinned)
+            return str(path) if path.is_file() else None
+        return super().find() or WASMI.cached_binary()
+
+    def install_hint(self) -> str:
+        return WASMI.install_command(self.pinned)
+
+    def for_version(self, version: str, progress=print) -> "Wasmi":
+        WASMI.install(version, progress)
+        pinned = Wasmi()
+        pinned.pinned = version
+        return pinned
+
+    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
+        opts = [a for p in wasi.preopens for a in ("--dir", str(p.host))]
+        opts += [a for k, v in wasi.env for a in ("--env", f"{k}={v}")]
+        if limits.fuel is not None:
+            opts += ["--fuel", str(limits.fuel)]
+        return [self.program(arch), "run", *opts, str(module), *wasi.args]
