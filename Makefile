@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: venv build image doctor report test bench clean help
+.PHONY: venv build image engines doctor report test bench clean help
 
 help:
 	@echo "make report  build workloads, run every suite, write reports/index.html (+ results.json, junit.xml, summary.md)"
@@ -33,7 +33,12 @@ build: venv
 image: venv
 	-$(BIN)/wasm-claims image build
 
-report: build image
+# Wasm engines that build from the registries (wasmi, Wasmer: cargo, cached under the cache
+# root, first build only); without cargo or on a failed build their rows are skipped.
+engines: venv
+	-$(BIN)/wasm-claims runtime install --buildable
+
+report: build image engines
 	$(BIN)/wasm-claims doctor
 	@mkdir -p reports
 	$(PYTEST) --suite all --report-dir reports --junitxml=reports/junit.xml -p no:cacheprovider; \

