@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.runtimes.base import VersionUnavailable
+from harness.runtimes.cli import CliRuntime
 from harness.toolchain import cache_root
 
 PROGRESS_EVERY_S = 30.0
@@ -111,3 +112,26 @@ def _cargo_error(log: Path) -> str:
     lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
     errors = [line.strip() for line in lines if line.lstrip().startswith("error")]
     return (errors[0] if errors else (lines[-1].strip() if lines else "no output"))[:300]
+
+
+class CargoCliRuntime(CliRuntime):
+    """A row of an engine built by `cargo`: found on PATH or in the cache; `for_version`
+    builds that version (once) and pins the row to it."""
+
+    cargo: CargoEngine
+    pinned: str | None = None
+
+    def find(self) -> str | None:
+        if self.pinned:
+            path = self.cargo.binary_path(self.pinned)
+            return str(path) if path.is_file() else None
+        return super().find() or self.cargo.cached_binary()
+
+    def install_hint(self) -> str:
+        return self.cargo.install_command(self.pinned)
+
+    def for_version(self, version: str, progress=print) -> "CargoCliRuntime":
+        self.cargo.install(version, progress)
+        pinned = type(self)()
+        pinned.pinned = version
+        return pinned

@@ -13,8 +13,7 @@ import subprocess
 from pathlib import Path
 
 from harness.runtimes.base import Availability, Limits, WasiSetup
-from harness.runtimes.cargo_install import CargoEngine
-from harness.runtimes.cli import CliRuntime
+from harness.runtimes.cargo_install import CargoCliRuntime, CargoEngine
 
 WASMER = CargoEngine("wasmer", "wasmer-cli", "wasmer", "7.4.2", features=("cranelift", "singlepass"))
 
@@ -29,29 +28,14 @@ def compilers(program: str) -> frozenset[str]:
     return frozenset(c for c in ("cranelift", "singlepass", "llvm") if f"--{c}" in out.stdout)
 
 
-class Wasmer(CliRuntime):
+class Wasmer(CargoCliRuntime):
     name = "wasmer"
     engine = "wasmer"
     mode = "cranelift"
     executable = "wasmer"
     capabilities = frozenset({"preopen"})
     trap_pattern = re.compile(r"RuntimeError: ([^\n]+)")
-    pinned: str | None = None
-
-    def find(self) -> str | None:
-        if self.pinned:
-            path = WASMER.binary_path(self.pinned)
-            return str(path) if path.is_file() else None
-        return super().find() or WASMER.cached_binary()
-
-    def install_hint(self) -> str:
-        return WASMER.install_command(self.pinned)
-
-    def for_version(self, version: str, progress=print) -> "Wasmer":
-        WASMER.install(version, progress)
-        pinned = type(self)()
-        pinned.pinned = version
-        return pinned
+    cargo = WASMER
 
     def usable(self, program: str, version: str) -> Availability | None:
         if self.mode in compilers(program):

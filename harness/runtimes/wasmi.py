@@ -12,8 +12,8 @@ from pathlib import Path
 
 from harness.outcome import Outcome
 from harness.runtimes.base import Limits, WasiSetup
-from harness.runtimes.cargo_install import CargoEngine
-from harness.runtimes.cli import CliRuntime, CliSession
+from harness.runtimes.cargo_install import CargoCliRuntime, CargoEngine
+from harness.runtimes.cli import CliSession
 
 FUEL_LINE = re.compile(rb"fuel consumed: \d+, fuel remaining: \d+\n\Z")
 WASMI = CargoEngine("wasmi", "wasmi_cli", "wasmi_cli", "2.0.0", build_minutes="")
@@ -31,7 +31,7 @@ class WasmiSession(CliSession):
         return out
 
 
-class Wasmi(CliRuntime):
+class Wasmi(CargoCliRuntime):
     name = "wasmi"
     engine = "wasmi"
     mode = "interp"
@@ -39,22 +39,7 @@ class Wasmi(CliRuntime):
     capabilities = frozenset({"fuel"})
     trap_pattern = re.compile(r"Error: failed during execution of [^:]*: ([^\n]+)")
     session_class = WasmiSession
-    pinned: str | None = None
-
-    def find(self) -> str | None:
-        if self.pinned:
-            path = WASMI.binary_path(self.pinned)
-            return str(path) if path.is_file() else None
-        return super().find() or WASMI.cached_binary()
-
-    def install_hint(self) -> str:
-        return WASMI.install_command(self.pinned)
-
-    def for_version(self, version: str, progress=print) -> "Wasmi":
-        WASMI.install(version, progress)
-        pinned = Wasmi()
-        pinned.pinned = version
-        return pinned
+    cargo = WASMI
 
     def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         opts = [a for p in wasi.preopens for a in ("--dir", str(p.host))]
