@@ -70,6 +70,10 @@ def _judge(case: Case, out, report: dict) -> tuple[int, str, str, dict]:
         details = {"depth_at_least": depth, "engine_dependent": True}
         if "X" in report:
             return 0, "escaped", "the recursion returned", details
+        if out.trap == "interrupt":  # a deadline, not a stack limit, ended it (WasmEdge's interpreter)
+            details["host_peak_kb"] = out.peak_memory_kb
+            return 0, "killed", (f"no recursion limit: only the deadline stopped it after {out.wall_s:.1f}s at depth >= "
+                                 f"{depth}" + (f", host peak {out.peak_memory_kb >> 10} MiB" if out.peak_memory_kb else "")), details
         stopped = out.trap or ("Maximum call stack" in text and "stack-overflow") or runner.host_ended(text)
         return int(bool(stopped)), "trapped" if stopped else out.status, f"stopped: {stopped or out.describe()[:120]}", details
     if case.name == "memory":
