@@ -80,11 +80,15 @@ class CargoEngine:
             cmd += ["--features", ",".join(self.features)]
         took = f" (a first build took {self.build_minutes} on 2 cores)" if self.build_minutes else ""
         progress(f"building {self.crate} {version} with cargo into {root}{took}; log: {log}")
-        code = _run_logged(cmd, log, lambda n: progress(f"  {self.crate} {version}: {n} crates compiled ..."))
+        # A build folder of its own that outlives an interrupted build, so the next try resumes.
+        target_dir = root.with_name(f"{root.name}.target")
+        code = _run_logged(cmd, log, lambda n: progress(f"  {self.crate} {version}: {n} crates compiled ..."),
+                           {**os.environ, "CARGO_TARGET_DIR": str(target_dir)})
         built = staged / "bin" / self.binary
         if code != 0 or not built.is_file():
             shutil.rmtree(staged, ignore_errors=True)
             raise VersionUnavailable(f"{self.engine} {version}: cargo install {self.crate} failed: {_cargo_error(log)} (log: {log})")
+        shutil.rmtree(target_dir, ignore_errors=True)
         try:
             staged.rename(root)
         except OSError:  # another process installed it meanwhile
@@ -93,11 +97,11 @@ class CargoEngine:
         return target
 
 
-def _run_logged(cmd: list[str], log: Path, tick) -> int:
+def _run_logged(cmd: list[str], log: Path, tick, env: dict) -> int:
     """Run cmd with its output in `log`, calling tick(crates compiled) now and then."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         last = time.monotonic()
         while proc.poll() is None:
             time.sleep(1.0)
