@@ -90,7 +90,7 @@ def test_wasmi_refuses_a_preopen_it_cannot_map(tmp_path):
 
 
 def test_wasmi_fuel_report_is_not_guest_output(tmp_path, monkeypatch):
-    fake = _program(tmp_path, "wasmi_cli", 'printf "guest\\nfuel consumed: 5, fuel remaining: 7\\n"; exit 0\n')
+    fake = _program(tmp_path, "wasmi", 'printf "guest\\nfuel consumed: 5, fuel remaining: 7\\n"; exit 0\n')
     rt = Wasmi()
     monkeypatch.setattr(rt, "find", lambda: str(fake))
     out = rt.open(tmp_path / "m.wasm", Limits(fuel=12)).run(b"", 5.0)

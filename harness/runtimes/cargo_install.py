@@ -33,7 +33,7 @@ class CargoEngine:
     binary: str
     default_version: str
     features: tuple[str, ...] = ()
-    build_minutes: str = ""  # measured first-build time, for the message users see
+    build_note: str = ""  # the measured first-build time, for the message users see
 
     def root(self, version: str) -> Path:
         return cache_root() / "runtimes" / f"{self.engine}-{version}"
@@ -78,7 +78,7 @@ class CargoEngine:
         cmd = [cargo, "install", "--root", str(staged), self.crate, "--version", version, "--locked"]
         if self.features:
             cmd += ["--features", ",".join(self.features)]
-        took = f" (a first build took {self.build_minutes} on 2 cores)" if self.build_minutes else ""
+        took = f" ({self.build_note})" if self.build_note else ""
         progress(f"building {self.crate} {version} with cargo into {root}{took}; log: {log}")
         # A build folder of its own that outlives an interrupted build, so the next try resumes.
         target_dir = root.with_name(f"{root.name}.target")
