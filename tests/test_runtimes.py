@@ -83,10 +83,14 @@ def test_wasmer_rows_pick_their_compiler_and_map_volumes():
     assert Wasmer().command(Path("m.wasm"), Limits(), 1.0, "x86_64")[1:] == ["run", "--cranelift", "m.wasm"]
 
 
-def test_wasmi_refuses_a_preopen_it_cannot_map(tmp_path):
-    session = Wasmi().open(tmp_path / "m.wasm", Limits())
-    out = session.run(b"", 1.0, WasiSetup(preopens=(Preopen(tmp_path, "/rw", True),)))
-    assert out.status == "error" and "/rw" in out.error
+def test_wasmi_leaves_out_a_preopen_it_cannot_map_and_says_so(tmp_path, monkeypatch):
+    fake = _program(tmp_path, "wasmi", 'echo "$@"; exit 0\n')
+    rt = Wasmi()
+    monkeypatch.setattr(rt, "find", lambda: str(fake))
+    grant = WasiSetup(preopens=(Preopen(tmp_path, "/rw", True), Preopen(tmp_path, str(tmp_path), True)))
+    out = rt.open(tmp_path / "m.wasm", Limits()).run(b"", 5.0, grant)
+    assert out.stdout.split()[:3] == [b"run", b"--dir", str(tmp_path).encode()] and b"/rw" not in out.stdout
+    assert out.extra["preopens_not_granted"] == ["/rw"] and b"not granted /rw" in out.stderr
 
 
 def test_wasmi_fuel_report_is_not_guest_output(tmp_path, monkeypatch):

@@ -2,11 +2,13 @@
 
 Its CLI meters fuel (`--fuel N`) but has no time or memory limit, and `--dir PATH` preopens
 a directory only under its own host path: it cannot give a guest `/rw` for a temporary
-folder, so a run that asks for preopens is refused with that reason instead of run without
-them (a probe would otherwise read "denied" where nothing was tried)."""
+folder. Such a preopen is left out (the guest gets less, never more, than asked) and the
+outcome says so (`extra["preopens_not_granted"]` and a first stderr line); "preopen" is not
+declared, so nothing that needs one counts on it."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -22,13 +24,15 @@ WASMI = CargoEngine("wasmi", "wasmi_cli", "wasmi", "2.0.0",
 
 class WasmiSession(CliSession):
     def run(self, stdin: bytes, timeout_s: float, wasi: WasiSetup | None = None) -> Outcome:
-        unmappable = [p for p in (wasi.preopens if wasi else ()) if str(p.host) != p.guest]
-        if unmappable:
-            return Outcome(error=f"wasmi's CLI cannot preopen {unmappable[0].guest} (`--dir PATH` grants a folder only "
-                                 "under its host path)")
+        dropped = [p.guest for p in (wasi.preopens if wasi else ()) if str(p.host) != p.guest]
+        if dropped:
+            wasi = dataclasses.replace(wasi, preopens=tuple(p for p in wasi.preopens if p.guest not in dropped))
         out = super().run(stdin, timeout_s, wasi)
         if self.limits.fuel is not None:  # the CLI reports fuel on stdout after the guest's own output
             out.stdout = FUEL_LINE.sub(b"", out.stdout)
+        if dropped:
+            out.extra["preopens_not_granted"] = dropped
+            out.stderr = f"wasm-claims: not granted {', '.join(dropped)} (wasmi's --dir cannot map a guest path)\n".encode() + out.stderr
         return out
 
 

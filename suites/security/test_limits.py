@@ -89,6 +89,8 @@ def _judge(case: Case, out, report: dict) -> tuple[int, str, str, dict]:
         count, _, stop = line.partition(" stop=")
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         details = {"opened": int(count or 0), "stop": stop, "host_rlimit_nofile": soft}
+        if out.extra.get("preopens_not_granted"):  # e.g. wasmi's CLI: no folder to open files in
+            return 0, "inconclusive", f"not tested: the runtime could not grant {out.extra['preopens_not_granted']}", details
         refused = stop not in ("max", "?")
         by = "the host's RLIMIT_NOFILE" if int(count or 0) >= soft - 64 else "the runtime"
         why = f"refused after {count} open files ({stop}), by {by}" if refused else f"never refused: {line}"
