@@ -22,8 +22,10 @@ from harness.runtimes.wasmi import Wasmi
 
 # What WasmEdge 0.17 writes for a guest that prints "partial" (no newline) and then traps.
 WASMEDGE_TRAP = (b"partial[2026-12-02 15:20:01.123] [error] execution failed: unreachable, Code: 0x40a\n"
-                 b"[2026-12-02 15:20:01.123] [error]     In instruction: unreachable (0x00) , Bytecode offset: 0x0000002a\n")
-WASMEDGE_TIMEOUT = b"[2026-12-02 15:20:04.500] [error] wasmedge runtime failed: execution interrupted, Code: 0x08\n"
+                 b"[2026-12-02 15:20:01.123] [error]     In instruction: unreachable (0x00) , Bytecode offset: 0x00000031\n")
+WASMEDGE_TIMEOUT = b"[2026-12-02 15:20:04.500] [error] wasmedge runtime failed: execution interrupted, Code: 0x007\n"
+WASMEDGE_GAS = (b"[2026-12-02 15:53:51.169] [error] Cost exceeded limit. Force terminate the execution.\n"
+                b"[2026-12-02 15:53:51.169] [info]  Gas costs: 5000000\n")
 
 
 def _program(tmp_path: Path, name: str, script: str) -> Path:
@@ -43,6 +45,10 @@ def test_wasmedge_log_lines_leave_stdout_and_name_the_trap():
 def test_wasmedge_time_limit_reads_as_interrupt():
     out = split_log(Outcome(stdout=b"tick\n" + WASMEDGE_TIMEOUT, exit_code=134))
     assert (out.stdout, out.trap, out.timed_out) == (b"tick\n", "interrupt", True)
+
+
+def test_wasmedge_gas_limit_reads_as_out_of_fuel():
+    assert split_log(Outcome(stdout=WASMEDGE_GAS, exit_code=134)).trap == "out-of-fuel"
 
 
 def test_wasmedge_clean_exit_keeps_output():

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from harness.runtimes.base import Availability, Limits, Preopen, Session, VersionUnavailable, WasiSetup, WasmRuntime
 from harness.runtimes.node import NodeWasi
-from harness.runtimes.wasmedge import WasmEdge, WasmEdgeAot, WasmEdgeJit
+from harness.runtimes.wasmedge import WasmEdge, WasmEdgeAot
 from harness.runtimes.wasmer import WASMER, Wasmer, WasmerLlvm, WasmerSinglepass
 from harness.runtimes.wasmi import WASMI, Wasmi
 from harness.runtimes.wasmtime_cli import WasmtimeCli
 from harness.runtimes.wasmtime_py import WasmtimePy
 
 RUNTIMES: dict[str, WasmRuntime] = {r.name: r for r in (
-    WasmtimePy(), WasmtimeCli(), NodeWasi(), WasmEdge(), WasmEdgeJit(), WasmEdgeAot(), Wasmer(), WasmerSinglepass(),
+    WasmtimePy(), WasmtimeCli(), NodeWasi(), WasmEdge(), WasmEdgeAot(), Wasmer(), WasmerSinglepass(),
     WasmerLlvm(), Wasmi())}
 DEFAULT_RUNTIME = "wasmtime-py"
 # `wasm-claims runtime install NAME[==VERSION]`: the row that installs it and its default

@@ -116,7 +116,8 @@ _TRAP_WORDS = [
     ("indirect call type mismatch", "bad-signature"), ("null function", "indirect-call-to-null"),
     ("uninitialized element", "indirect-call-to-null"),
     ("undefined element", "table-out-of-bounds"), ("table index", "table-out-of-bounds"),
-    ("all fuel consumed", "out-of-fuel"), ("out of fuel", "out-of-fuel"), ("cost limit exceeded", "out-of-fuel"),
+    ("all fuel consumed", "out-of-fuel"), ("out of fuel", "out-of-fuel"), ("cost exceeded limit", "out-of-fuel"),
+    ("cost limit exceeded", "out-of-fuel"),
     ("interrupt", "interrupt"),
 ]
 

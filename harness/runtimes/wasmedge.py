@@ -1,7 +1,9 @@
 """WasmEdge, found on PATH (its own installer; no Debian or PyPI package), one row per mode:
-`wasmedge` (the interpreter, its default), `wasmedge-jit` (LLVM at load time) and
-`wasmedge-aot` (`wasmedge compile` ahead of time, cached by module hash, WasmEdge version and
-flags, then `--run-mode=aot`).
+`wasmedge` (the interpreter, its default) and `wasmedge-aot` (`wasmedge compile` ahead of
+time, cached by module hash, WasmEdge version and flags, then `--run-mode=aot`). No row for
+`--run-mode=jit`: on a zig-built module it logs "JIT session error: Symbols not found:
+[ __atomic_load ]" and silently falls back to the interpreter, so its figures would be the
+interpreter's under another name.
 
 Where it writes what: its log (traps included) goes to STDOUT next to the guest's output, and
 a trap exits 134; a `--time-limit` stop reads `execution interrupted`. The adapter moves the
@@ -27,7 +29,7 @@ INSTALL_HINT = ("install WasmEdge with its own installer (no Debian or PyPI pack
                 "on PATH")
 # One spdlog record: `[2026-12-02 15:01:02.345] [error] text`, wherever it starts in stdout.
 LOG_RECORD = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\] \[(?:trace|debug|info|warning|error|critical)\] [^\n]*\n?")
-TRAP_LINE = re.compile(r"\[error\] (?:execution failed|wasmedge runtime failed): ([^,\n]+)")
+TRAP_LINE = re.compile(r"\[error\] (?:(?:execution failed|wasmedge runtime failed): ([^,\n]+)|(Cost exceeded limit))")
 COMPILE_TIMEOUT_S = 600
 
 
@@ -39,7 +41,7 @@ def split_log(outcome: Outcome) -> Outcome:
         outcome.stderr = b"".join(records) + outcome.stderr
     m = TRAP_LINE.search(outcome.stderr.decode("utf-8", "replace"))
     if m and outcome.exit_code != 0:
-        outcome.trap = normalise_trap(m.group(1))
+        outcome.trap = normalise_trap(m.group(1) or m.group(2))
         outcome.timed_out = outcome.timed_out or outcome.trap == "interrupt"
     return outcome
 
@@ -76,16 +78,6 @@ class WasmEdge(CliRuntime):
         opts += [a for p in wasi.preopens for a in ("--dir", f"{p.guest}:{p.host}" + ("" if p.writable else ":readonly"))]
         opts += [a for k, v in wasi.env for a in ("--env", f"{k}={v}")]
         return [self.program(arch), *opts, str(module), *wasi.args]
-
-
-class WasmEdgeJit(WasmEdge):
-    name = "wasmedge-jit"
-    mode = "jit"
-    run_mode = "jit"
-
-    def usable(self, program: str, version: str) -> Availability | None:
-        why = can_compile(program)
-        return Availability(False, version, f"{why}; the jit mode needs it") if why else None
 
 
 class AotSession(CliSession):
