@@ -82,7 +82,7 @@ class CliRuntime(WasmRuntime):
         prog = self.program(arch)
         if prog is None:
             return Availability(False, reason=self.missing_reason(arch))
-        version = program_version(prog, *self.launcher(arch))
+        version = program_version(prog, *self.launcher(arch)).replace(prog, Path(prog).name, 1)  # some print argv[0]
         if version.startswith("unknown"):
             hint = ""
             if support.emulated and arch in arch_mod.DEBIAN_CROSS_PACKAGE:  # a dynamically linked foreign binary
