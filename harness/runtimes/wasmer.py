@@ -40,8 +40,9 @@ class Wasmer(CargoCliRuntime):
     def usable(self, program: str, version: str) -> Availability | None:
         if self.mode in compilers(program):
             return None
-        return Availability(False, version, f"{program} was built without the {self.mode} compiler; fix: build Wasmer "
-                                            f"with cargo feature `{self.mode}`")
+        needs = " (it needs LLVM 22's development libraries)" if self.mode == "llvm" else ""
+        return Availability(False, version, f"{program} was built without the {self.mode} compiler; fix: build wasmer-cli "
+                                            f"with cargo feature `{self.mode}`{needs}")
 
     def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         opts = [f"--{self.mode}"]
