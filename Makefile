@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 GGML_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
   -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF -DGGML_OPENMP=OFF
 
-.PHONY: setup venv build image doctor report test bench arm-leg clean help
+.PHONY: setup venv build image engines doctor report test bench arm-leg clean help
 
 help:
 	@echo "make report  build workloads, run every suite, write reports/index.html (+ results.json, junit.xml, summary.md)"
@@ -53,7 +53,12 @@ build: venv
 image: venv
 	-$(BIN)/wasm-claims image build
 
-report: build image
+# Wasm engines that build from the registries (wasmi, Wasmer: cargo, cached under the cache
+# root, first build only); without cargo or on a failed build their rows are skipped.
+engines: venv
+	-$(BIN)/wasm-claims runtime install --buildable
+
+report: build image engines
 	$(BIN)/wasm-claims doctor
 	@mkdir -p reports
 	$(PYTEST) -n $(JOBS) --suite all --report-dir reports --junitxml=reports/junit.xml -p no:cacheprovider $(PYTEST_ARGS); \

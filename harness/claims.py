@@ -133,6 +133,20 @@ def rule_all_above(records, metric, threshold):
     return rule_threshold(records, metric, threshold, above=True)
 
 
+def _findings(failed: list[dict], keys) -> str:
+    """'; findings: wasmi 2.0.0 (wasmi interp): stack: ...; ...' one per distinct finding."""
+    seen = []
+    for r in failed:
+        d = r.get("details") or {}
+        who = " ".join(str(x) for x in (r.get("runtime"), d.get("runtime_version")) if x)
+        if d.get("engine") and d.get("mode"):
+            who += f" ({d['engine']} {d['mode']})"
+        seen.append(f"{who}: " + ": ".join(str(d[k]) for k in keys if d.get(k) is not None))
+    unique = list(dict.fromkeys(seen))
+    more = f"; +{len(unique) - 12} more" if len(unique) > 12 else ""
+    return "; findings: " + "; ".join(unique[:12]) + more
+
+
 def rule_all_below(records, metric, threshold):
     return rule_threshold(records, metric, threshold, above=False)
 
@@ -223,12 +237,13 @@ def _row(rec: dict) -> str:
     return f"{row} [{config}]" if config and config != "default" else row
 
 
-def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=()):
+def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), findings: tuple[str, ...] = ()):
     """Per runtime row (runtime@version and engine configuration): held or violated, with the
     probe and input of the first violation; rows whose probes did not run stay in the verdict
     as not tested, with the reason; rows whose version lies in a known advisory's range are
     named even when every probe held. `violation_if`: high (value 1 = escape) or low (0 = a
-    limit that did not hold)."""
+    limit that did not hold). `findings`: detail keys that name every distinct violation (with its
+    engine, mode and version), e.g. which limit which engine missed."""
     mine = [r for r in records if r.get("form") not in exclude_forms]
     usable = [r for r in _usable(mine, metric)]
     controls = [r for r in _usable(records, metric) if r.get("form") in exclude_forms]
@@ -259,6 +274,8 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=()):
             shown.append(f"{g}: {what} {first.get('outcome') or d.get('outcome', '')}: {str(d.get('reason', ''))[:160]}"
                          + (f" (input: {str(d.get('params'))[:200]})" if d.get("params") else ""))
         summary += f"; violated: {'; '.join(shown)}"
+        if findings:
+            summary += _findings([r for g in failed for r in violated[g]], findings)
     if held:
         summary += f"; held: {', '.join(held)}"
     if untested:

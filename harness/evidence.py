@@ -26,6 +26,10 @@ class Evidence:
         if spec is not None:
             form, runtime, arch = form or spec.form, runtime or spec.runtime, arch or spec.arch
             details.setdefault("language", spec.language)
+        if form == "wasm" and runtime:  # every Wasm record names its engine, mode and version
+            from harness.runtimes import row_details
+
+            details = {**row_details(runtime, arch), **details}
         if isinstance(value, float) and not math.isfinite(value):
             details["non_finite"] = repr(value)
             value = None

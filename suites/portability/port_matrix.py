@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, seed, settings
 from harness import arch as arch_mod
 from harness import compare, strategies
 from harness.outcome import Outcome
-from harness.runtimes.cli import WHEEL_PLATFORMS
+from harness.runtimes.wasmtime_cli import WHEEL_PLATFORMS
 from harness.toolchain import TARGETS
 from harness.workload import Workload, load_workload
 

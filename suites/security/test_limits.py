@@ -25,6 +25,7 @@ from harness.toolchain import host_arch
 
 MEMORY_LIMIT = 64 << 20
 DEADLINE_S = {"quick": 2.0, "default": 3.0, "thorough": 5.0}
+FUEL_DEADLINE_S = 20.0
 SLACK_S = 15.0  # past the runtime's deadline plus its start-up allowance, a run is a harness hang
 HOST_RSS_BUDGET_KB = 2 << 20  # a runaway guest must be stopped before the host process passes 2 GiB
 
@@ -90,6 +91,10 @@ def _judge(case: Case, out, report: dict) -> tuple[int, str, str, dict]:
         details = {"depth_at_least": depth, "engine_dependent": True}
         if "X" in report:
             return 0, "escaped", "the recursion returned", details
+        if out.trap == "interrupt":  # a deadline, not a stack limit, ended it (WasmEdge's interpreter)
+            details["host_peak_kb"] = out.peak_memory_kb
+            return 0, "killed", (f"no recursion limit: only the deadline stopped it after {out.wall_s:.1f}s at depth >= "
+                                 f"{depth}" + (f", host peak {out.peak_memory_kb >> 10} MiB" if out.peak_memory_kb else "")), details
         stopped = out.trap or ("Maximum call stack" in text and "stack-overflow") or runner.host_ended(text)
         return int(bool(stopped)), "trapped" if stopped else out.status, f"stopped: {stopped or out.describe()[:120]}", details
     if case.name == "memory":
@@ -105,6 +110,8 @@ def _judge(case: Case, out, report: dict) -> tuple[int, str, str, dict]:
         count, _, stop = line.partition(" stop=")
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         details = {"opened": int(count or 0), "stop": stop, "host_rlimit_nofile": soft}
+        if out.extra.get("preopens_not_granted"):  # e.g. wasmi's CLI: no folder to open files in
+            return 0, "inconclusive", f"not tested: the runtime could not grant {out.extra['preopens_not_granted']}", details
         refused = stop not in ("max", "?")
         by = "the host's RLIMIT_NOFILE" if int(count or 0) >= soft - 64 else "the runtime"
         why = f"refused after {count} open files ({stop}), by {by}" if refused else f"never refused: {line}"
@@ -146,6 +153,8 @@ def test_limit(case, runtime, limit_guests, evidence, scale, pytestconfig):
         pytest.skip(f"{runtime} has no {case.needs} metering (capabilities: {', '.join(sorted(rt.capabilities))})")
     guest = probe(case.guest)
     deadline = DEADLINE_S.get(scale, 3.0)
+    if case.needs == "fuel":  # fuel, not the clock, must stop it: an interpreter needs seconds for 200M units
+        deadline = FUEL_DEADLINE_S
     session = rt.open(limit_guests[(guest.name, "wasm32-wasi")], case.limits, host_arch())
     in_process = "in-process" in rt.capabilities
     if in_process:

@@ -1,0 +1,129 @@
+"""WasmEdge, found on PATH (its own installer; no Debian or PyPI package), one row per mode:
+`wasmedge` (the interpreter, its default) and `wasmedge-aot` (`wasmedge compile` ahead of
+time, cached by module hash, WasmEdge version and flags, then `--run-mode=aot`). No row for
+`--run-mode=jit`: on a zig-built module it logs "JIT session error: Symbols not found:
+[ __atomic_load ]" and silently falls back to the interpreter, so its figures would be the
+interpreter's under another name.
+
+Where it writes what: its log (traps included) goes to STDOUT next to the guest's output, and
+a trap exits 134; a `--time-limit` stop reads `execution interrupted`. The adapter moves the
+log lines to stderr and reads the trap from them. AOT code is compiled `--interruptible` so
+that the time limit can stop it, and with gas metering only for runs that ask for fuel.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from harness.outcome import Outcome
+from harness.runtimes.base import Availability, Limits, WasiSetup
+from harness.runtimes.cli import CliRuntime, CliSession, normalise_trap, program_version
+from harness.toolchain import cache_root
+
+INSTALL_HINT = ("install WasmEdge with its own installer (no Debian or PyPI package provides it) and put `wasmedge` "
+                "on PATH")
+# One spdlog record: `[2026-12-02 15:01:02.345] [error] text`, wherever it starts in stdout.
+LOG_RECORD = re.compile(rb"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\] \[(?:trace|debug|info|warning|error|critical)\] [^\n]*\n?")
+TRAP_LINE = re.compile(r"\[error\] (?:(?:execution failed|wasmedge runtime failed): ([^,\n]+)|(Cost exceeded limit))")
+COMPILE_TIMEOUT_S = 600
+
+
+def split_log(outcome: Outcome) -> Outcome:
+    """Move WasmEdge's log records from stdout to stderr and read a trap from them."""
+    records = LOG_RECORD.findall(outcome.stdout)
+    if records:
+        outcome.stdout = LOG_RECORD.sub(b"", outcome.stdout)
+        outcome.stderr = b"".join(records) + outcome.stderr
+    m = TRAP_LINE.search(outcome.stderr.decode("utf-8", "replace"))
+    if m and outcome.exit_code != 0:
+        outcome.trap = normalise_trap(m.group(1) or m.group(2))
+        outcome.timed_out = outcome.timed_out or outcome.trap == "interrupt"
+    return outcome
+
+
+@functools.cache
+def can_compile(program: str) -> str:
+    """'' when this WasmEdge has its LLVM compiler, else why not."""
+    try:
+        out = subprocess.run([program, "compile", "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return "" if out.returncode == 0 else "this WasmEdge was built without LLVM (`wasmedge compile` is missing)"
+
+
+class WasmEdge(CliRuntime):
+    name = "wasmedge"
+    engine = "wasmedge"
+    mode = "interp"
+    executable = "wasmedge"
+    capabilities = frozenset({"epoch", "fuel", "memory-limit", "preopen", "preopen-readonly"})
+    run_mode = "interpreter"
+
+    def install_hint(self) -> str:
+        return INSTALL_HINT
+
+    def read_trap(self, outcome: Outcome) -> Outcome:
+        return split_log(outcome)
+
+    def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
+        pages = max(1, limits.memory_bytes >> 16)
+        opts = [f"--run-mode={self.run_mode}", f"--memory-page-limit={pages}", f"--time-limit={int(timeout_s * 1000)}"]
+        if limits.fuel is not None:
+            opts.append(f"--gas-limit={limits.fuel}")
+        opts += [a for p in wasi.preopens for a in ("--dir", f"{p.guest}:{p.host}" + ("" if p.writable else ":readonly"))]
+        opts += [a for k, v in wasi.env for a in ("--env", f"{k}={v}")]
+        return [self.program(arch), *opts, str(module), *wasi.args]
+
+
+class AotSession(CliSession):
+    """Runs the module compiled ahead of time (compiled when the session opens, cached); a
+    compile failure becomes every run's error."""
+
+    def __init__(self, runtime: "WasmEdgeAot", module: Path, limits: Limits, arch: str):
+        super().__init__(runtime, module, limits, arch)
+        try:
+            self.compiled, self.failure = runtime.compiled(module, runtime.program(arch), metered=limits.fuel is not None), ""
+        except RuntimeError as exc:
+            self.compiled, self.failure = None, str(exc)
+
+    def run(self, stdin: bytes, timeout_s: float, wasi: WasiSetup | None = None) -> Outcome:
+        if self.compiled is None:
+            return Outcome(error=self.failure)
+        return CliSession(self.runtime, self.compiled, self.limits, self.arch).run(stdin, timeout_s, wasi)
+
+
+class WasmEdgeAot(WasmEdge):
+    name = "wasmedge-aot"
+    mode = "aot"
+    run_mode = "aot"
+    session_class = AotSession
+
+    def usable(self, program: str, version: str) -> Availability | None:
+        why = can_compile(program)
+        return Availability(False, version, f"{why}; the aot mode needs it") if why else None
+
+    def compiled(self, module: Path, program: str, *, metered: bool) -> Path:
+        """`wasmedge compile` output for this module, WasmEdge version and flags (cached)."""
+        flags = ["--interruptible"] + (["--enable-gas-measuring"] if metered else [])
+        data = Path(module).read_bytes()
+        key = hashlib.sha256(data + program_version(program).encode() + " ".join(flags).encode()).hexdigest()
+        out = cache_root() / "wasmedge-aot" / key[:24] / f"{Path(module).stem}.so"
+        if out.is_file():
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staged = out.with_name(f"{out.stem}.tmp{os.getpid()}.so")
+        try:
+            proc = subprocess.run([program, "compile", *flags, str(module), str(staged)], capture_output=True, text=True,
+                                  timeout=COMPILE_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"wasmedge compile failed: {exc}") from None
+        if proc.returncode != 0 or not staged.is_file():
+            text = (proc.stdout + proc.stderr).strip().splitlines()
+            raise RuntimeError(f"wasmedge compile failed (exit {proc.returncode}): {text[-1] if text else 'no output'}")
+        staged.replace(out)
+        return out
