@@ -265,7 +265,9 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), fi
     word = "supported" if not failed else "refuted" if not held else "partly-supported"
     n_bad = sum(len(b) for b in violated.values())
     summary = f"{n_bad} violations in {len(usable)} observations"
-    if failed:
+    if failed and findings:  # every distinct violation, with its engine, mode and version
+        summary += _findings([r for g in failed for r in violated[g]], findings)
+    elif failed:
         shown = []
         for g in failed:
             first = violated[g][0]
@@ -274,8 +276,6 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), fi
             shown.append(f"{g}: {what} {first.get('outcome') or d.get('outcome', '')}: {str(d.get('reason', ''))[:160]}"
                          + (f" (input: {str(d.get('params'))[:200]})" if d.get("params") else ""))
         summary += f"; violated: {'; '.join(shown)}"
-        if findings:
-            summary += _findings([r for g in failed for r in violated[g]], findings)
     if held:
         summary += f"; held: {', '.join(held)}"
     if untested:
