@@ -42,7 +42,7 @@ def _doctor_rows() -> list[tuple[str, str, str, str]]:
             fix = f"wasm-claims runtime fetch wasmtime --arch {support.arch}" if name == "wasmtime-cli" and support.emulated \
                 else getattr(runtime, "install_hint", lambda: "")()
             rows.append(_row(f"  runtime {name} ({runtime.engine_name} {runtime.mode}) on {support.arch}", av.available,
-                             av.version or av.reason, "" if fix in av.reason else fix))
+                             av.version if av.available else av.reason or av.version, "" if fix in av.reason else fix))
     rows += _docker_rows()
     gpu = results_mod._gpu()
     rows.append(_row("GPU (for WASI-NN CUDA rows)", not gpu.startswith("none"), gpu, "a machine with an NVIDIA GPU and driver"))
