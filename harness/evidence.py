@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 RECORD_FIELDS = ("suite", "test", "claim", "workload", "form", "runtime", "arch", "metric", "value", "unit", "outcome")
 
 
+class PortabilityFinding(UserWarning):
+    """A measured difference that decides a claim (shown in pytest's warnings summary), as
+    opposed to a harness failure, which fails the test. It lives in the harness package because
+    a pytest-xdist controller re-creates a worker's warning by importing its class's module."""
+
+
 @dataclass
 class Evidence:
     suite: str

@@ -145,3 +145,19 @@ def test_a_harness_that_ran_emulated_marks_its_records_emulated(tmp_path):
     merged = results.merge([x86, arm])
     flags = {(r["machine"], r["details"]["emulated"], r["details"].get("harness_emulated")) for r in merged["records"]}
     assert flags == {("box/x86_64", False, None), ("box/aarch64", True, "qemu-user via binfmt_misc")}
+
+
+def test_warnings_the_suites_raise_are_importable_by_an_xdist_controller():
+    """xdist re-creates a worker's warning on the controller by importing its class's module; a
+    class defined in a suite module (not importable there) crashes the whole run."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(results.SUITES_DIR / "portability"))
+    try:
+        import port_matrix
+    finally:
+        sys.path.pop(0)
+    category = port_matrix.PortabilityFinding
+    assert getattr(importlib.import_module(category.__module__), category.__name__) is category
+    assert category.__module__.startswith("harness.")

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, seed, settings
 
 from harness import arch as arch_mod
 from harness import compare, strategies
+from harness import evidence as evidence_mod
 from harness.outcome import Outcome
 from harness.runtimes.wasmtime_cli import WHEEL_PLATFORMS
 from harness.toolchain import TARGETS
@@ -29,11 +30,7 @@ BASELINE_WASM_RUNTIME = "wasmtime-py"  # the row every other runtime x arch is c
 MAX_KINDS = 4  # kinds of difference a row looks for (NaN sign, FMA, char, byte order...)
 MINIMISE_BUDGET = 120  # runs spent shrinking a seed that shows a difference
 TRANSCRIPT_LIMIT = 300  # inputs kept per row for the cross-machine comparison in `wasm-claims merge`
-
-
-class PortabilityFinding(UserWarning):
-    """A measured difference that decides a claim (shown in pytest's warnings summary), as
-    opposed to a harness failure, which fails the test."""
+PortabilityFinding = evidence_mod.PortabilityFinding
 
 
 def suite_workloads(names: tuple[str, ...] | None = None) -> list[Workload]:
