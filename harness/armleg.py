@@ -79,7 +79,7 @@ def ensure_binfmt(progress: Progress) -> str:
     return interp.group(1) if interp else f"qemu-{ARCH}"
 
 
-def _run(cmd: list[str], progress: Progress, what: str, log: Path, env: dict | None = None) -> None:
+def _run(cmd: list[str], what: str, log: Path, env: dict | None = None) -> None:
     """Run a long step with its output in `log`; a failure is one line naming the log."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
@@ -103,7 +103,7 @@ def ensure_rootfs(progress: Progress) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     progress(f"debootstrap {DEB_ARCH} {suite} with {', '.join(PACKAGES)} (several minutes, once; log in {root.parent})")
     _run(["debootstrap", f"--arch={DEB_ARCH}", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(tmp),
-          mirror], progress, "debootstrap", root.parent / "debootstrap.log")
+          mirror], "debootstrap", root.parent / "debootstrap.log")
     (tmp / ".ready").write_text(f"{suite} {DEB_ARCH}\n")
     tmp.replace(root)
     return root
@@ -165,7 +165,7 @@ def ensure_venv(root: Path, repo: Path, progress: Progress) -> None:
         return
     progress("installing the harness and its aarch64 wheels into the arm64 Python (minutes under emulation, once)")
     script = f"python3 -m venv {VENV} && {VENV}/bin/pip install --quiet -e {SRC} && echo -n {key} > {VENV}/.wasm-claims-stamp"
-    _run(_chroot(root, repo, script), progress, "pip install in the arm64 root", root.parent / "pip.log", env=_guest_env())
+    _run(_chroot(root, repo, script), "pip install in the arm64 root", root.parent / "pip.log", env=_guest_env())
 
 
 def run(repo: Path, out_dir: Path, pytest_args: list[str], progress: Progress = print) -> int:
