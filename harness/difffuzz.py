@@ -1,16 +1,19 @@
 """Differential module fuzzing: `wasm-tools smith` turns Hypothesis bytes into a valid module
 (terminating, NaNs canonicalised, everything exported, one memory, no imports; SIMD in a
-second profile); every export is called with drawn arguments on every engine row and
-configuration, each in its own child process; the engines' returned values, trap kinds and
-a hash of exported memory and globals are compared. An engine that deviates from the
-majority is a finding: the module is shrunk with `wasm-tools shrink` (its predicate is this
-module's `still-differs` command) and kept under reports/findings/ as .wasm + .wat + the
-command that reproduces it.
+second profile). harness.fuzzdriver appends driver exports that call every export with drawn
+arguments and fold the results, globals and memory into one i64, so every engine row and
+configuration can run it: wasmtime-py in its child process (Config knobs), the CLIs
+(wasmtime, WasmEdge, Wasmer, wasmi) with their own invoke and options, node with a script.
+Engines are compared by a majority in which every engine family has one vote. An engine that
+deviates is a finding: the module is shrunk with `wasm-tools shrink` (its predicate is this
+module's `still-differs` command), kept under reports/findings/ as .wasm + .wat + the command
+that reproduces it, and saved in the Hypothesis database, whose findings the next run replays
+first.
 
-Engine specs: `ROW/CONFIG` (a runtime row with a child host, e.g. `wasmtime-py/default`,
-`wasmtime-py@6.0.0/default`), or `planted-flip:ROW/CONFIG`, a deliberately wrong engine
-(it flips the lowest bit of the first integer result) that `make test` uses to prove that
-a disagreement is found and shrunk.
+Engine specs: `ROW/CONFIG` (e.g. `wasmtime-py/default`, `wasmtime-py@6.0.0/no-signals`,
+`wasmtime-cli/pooling`, `wasmedge-aot/default`), or `planted-flip:ROW/CONFIG`, a deliberately
+wrong engine (it flips the lowest bit of every value it returns once a module calls an export)
+that `make test` uses to prove that a disagreement is found and shrunk.
 
     python -m harness.difffuzz still-differs --engines A,B --seed N module.wasm   (exit 0: still differs)
 """
@@ -31,12 +34,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.fuzzdriver import ALL, FNV_OFFSET, Call, instrument, prefix
+from harness.runtimes.base import Invoked
+from harness.runtimes.cli import classify_trap
+
 SMITH_COMMON = ("--ensure-termination", "--canonicalize-nans", "true", "--export-everything", "true",
                 "--max-memories", "1", "--max-imports", "0", "--max-tables", "1", "--max-memory32-bytes", str(1 << 20),
                 "--min-funcs", "1", "--allow-start-export", "false", "--reference-types-enabled", "false",
                 "--gc-enabled", "false", "--exceptions-enabled", "false", "--threads-enabled", "false",
                 "--tail-call-enabled", "false", "--memory64-enabled", "false", "--relaxed-simd-enabled", "false",
-                "--custom-page-sizes-enabled", "false", "--custom-descriptors-enabled", "false")
+                "--custom-page-sizes-enabled", "false", "--custom-descriptors-enabled", "false",
+                # proposals not every engine here runs (node 20 has neither): a module one engine
+                # rejects is compared on fewer engines
+                "--extended-const-enabled", "false", "--wide-arithmetic-enabled", "false")
 PROFILES = {"mvp": ("--simd-enabled", "false"), "simd": ("--simd-enabled", "true")}
 EDGES = (0, 1, 2, 7, 0x7F, 0x80, 0xFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF,
          0x8000000000000000, 0x7FFFFFFFFFFFFFFF, 0x3F800000, 0x7FC00000, 0x3FF0000000000000)
@@ -105,167 +115,287 @@ def _skip_const_expr(body: bytes, j: int) -> int:
     return j + 1
 
 
-def export_signatures(module: bytes) -> tuple[dict[str, tuple[list, list]], dict[str, str]]:
-    """({function export: (params, results)}, {global export: type}) read from the binary
-    itself: wasmtime-py aborts the process when asked for a v128 type, so the parent never asks."""
-    types, funcs, globals_, exports = [], [], [], []
+@dataclass
+class Shape:
+    """What the driver needs from a module's binary: wasmtime-py aborts the process when asked
+    for a v128 type, so the parent never asks an engine."""
+
+    types: list = field(default_factory=list)  # (params, results)
+    funcs: list = field(default_factory=list)  # type index of each defined function
+    globals: list = field(default_factory=list)  # value type of each global, by index
+    memories: int = 0
+    exports: list = field(default_factory=list)  # (name, kind, index)
+
+    def function_exports(self) -> dict[str, tuple[int, list, list]]:
+        return {name: (idx, *self.types[self.funcs[idx]]) for name, kind, idx in self.exports
+                if kind == 0 and idx < len(self.funcs)}
+
+
+def read_shape(module: bytes) -> Shape:
+    """The type, function, memory, global and export sections (smith modules import nothing)."""
+    shape = Shape()
     i = 8
     while i < len(module):
         sid, size = module[i], None
         size, i = _leb(module, i + 1)
         body, i = module[i:i + size], i + size
-        if sid not in (1, 3, 6, 7):
+        if sid not in (1, 3, 5, 6, 7):
             continue
         n, j = _leb(body, 0)
+        if sid == 5:
+            shape.memories = n
+            continue
         for _ in range(n):
             if sid == 1:  # type: 0x60 params results (smith here makes plain function types only)
                 np, j = _leb(body, j + 1)
                 params = [VALTYPES.get(b, "?") for b in body[j:j + np]]
                 nr, j = _leb(body, j + np)
-                types.append((params, [VALTYPES.get(b, "?") for b in body[j:j + nr]]))
+                shape.types.append((params, [VALTYPES.get(b, "?") for b in body[j:j + nr]]))
                 j += nr
             elif sid == 3:
                 t, j = _leb(body, j)
-                funcs.append(t)
+                shape.funcs.append(t)
             elif sid == 6:  # global: valtype, mutability, constant init expression
-                globals_.append(VALTYPES.get(body[j], "?"))
+                shape.globals.append(VALTYPES.get(body[j], "?"))
                 j = _skip_const_expr(body, j + 2)
             else:
                 ln, j = _leb(body, j)
                 name = body[j:j + ln].decode("utf-8", "replace")
-                kind, idx = body[j + ln], None
+                kind = body[j + ln]
                 idx, j = _leb(body, j + ln + 1)
-                exports.append((name, kind, idx))
-    fsig = {name: types[funcs[idx]] for name, kind, idx in exports if kind == 0 and idx < len(funcs)}
-    gsig = {name: globals_[idx] for name, kind, idx in exports if kind == 3 and idx < len(globals_)}
-    return fsig, gsig
+                shape.exports.append((name, kind, idx))
+    return shape
 
 
-def plan_calls(module: bytes, seed: int) -> list[tuple[str, list[int]]]:
+def export_signatures(module: bytes) -> tuple[dict[str, tuple[list, list]], dict[str, str]]:
+    """({function export: (params, results)}, {global export: type}) read from the binary."""
+    shape = read_shape(module)
+    gsig = {name: shape.globals[idx] for name, kind, idx in shape.exports if kind == 3 and idx < len(shape.globals)}
+    return {name: (p, r) for name, (_, p, r) in shape.function_exports().items()}, gsig
+
+
+def plan_calls(shape: Shape, seed: int) -> list[Call]:
     """Every exported function with numeric parameters and results, with arguments drawn
     (deterministically from `seed` and the export's name) from edge values and random bits."""
-    try:
-        funcs, _ = export_signatures(module)
-    except (IndexError, ValueError):
-        return []
     calls = []
-    for name, (params, results) in funcs.items():
+    for name, (idx, params, results) in shape.function_exports().items():
         if not set(params + results) <= NUMERIC:
             continue
         rng = random.Random(f"{seed}/{name}")
-        calls.append((name, [rng.choice(EDGES) if rng.random() < 0.6 else rng.getrandbits(64) for _ in params]))
+        calls.append(Call(idx, tuple(params), tuple(results),
+                          tuple(rng.choice(EDGES) if rng.random() < 0.6 else rng.getrandbits(64) for _ in params)))
     return calls
 
 
-def hashable_globals(module: bytes) -> list[str]:
+def driven(module: bytes, seed: int) -> tuple[bytes, int]:
+    """(the module with its driver exports, the number of calls they make); ValueError when
+    the module cannot be read or extended."""
     try:
-        return sorted(n for n, t in export_signatures(module)[1].items() if t in NUMERIC)
-    except (IndexError, ValueError):
-        return []
+        shape = read_shape(module)
+    except (IndexError, ValueError) as exc:
+        raise ValueError(f"unreadable module: {exc}") from None
+    calls = plan_calls(shape, seed)
+    return instrument(module, calls, shape.globals, shape.memories > 0, wasm_tools()), len(calls)
 
 
 # -- engines ----------------------------------------------------------------------------------
 
+def engine_configs(rt) -> list[str]:
+    """The configuration names a row runs under: Config knob sets in a child host (wasmtime-py),
+    the CLI's own options otherwise; [] when the row has neither."""
+    from harness.probes.memgen import ENGINE_CONFIGS, memory_host
+
+    if memory_host(rt)[0] is not None:
+        return list(ENGINE_CONFIGS)
+    return list(rt.invoke_configs()) if callable(getattr(rt, "invoke_configs", None)) else []
+
+
 @dataclass
 class Engine:
-    """One engine row x configuration, run in its child process."""
+    """One engine row x configuration: wasmtime-py rows in their child process (Config knobs),
+    command-line rows through their CLI's invoke (options per configuration). `family` is
+    the engine (wasmtime, v8, wasmedge, ...): the majority counts families, not rows."""
 
     spec: str
 
     def __post_init__(self):
-        self.planted = self.spec.startswith("planted-flip:")
-        row_spec, _, self.config = self.spec.removeprefix("planted-flip:").partition("/")
-        self.config = self.config or "default"
         from harness.probes.memgen import ENGINE_CONFIGS, memory_host
         from harness.runtimes.versions import resolve
 
-        if self.config not in ENGINE_CONFIGS:
-            raise ValueError(f"unknown engine configuration {self.config!r} (known: {', '.join(ENGINE_CONFIGS)})")
-        host, why = memory_host(resolve(row_spec, progress=lambda m: print(m, file=sys.stderr)))
-        if host is None:
-            raise ValueError(why)
-        self.host, self.knobs = host, ENGINE_CONFIGS[self.config]
+        self.planted = self.spec.startswith("planted-flip:")
+        self.row, _, self.config = self.spec.removeprefix("planted-flip:").partition("/")
+        self.config = self.config or "default"
+        rt = resolve(self.row, progress=lambda m: print(m, file=sys.stderr))
+        self.family = ("planted:" if self.planted else "") + rt.engine_name
+        self.version = ""
+        host, why = memory_host(rt)
+        self.host, self.cli = host, None
+        known = engine_configs(rt)
+        if host is None and not known:
+            raise ValueError(why.replace("generated memory probes need", "differential fuzzing needs") +
+                             "; its CLI cannot invoke an export either")
+        if self.config not in known:
+            raise ValueError(f"{self.row} has no engine configuration {self.config!r} (it has: {', '.join(known)})")
+        if host is not None:
+            self.knobs = ENGINE_CONFIGS[self.config]
+        else:
+            self.cli, self.options = rt, rt.invoke_configs()[self.config]
+        self.batch = host is not None or getattr(rt, "batch_invoke", False)
 
     def unsupported(self) -> str | None:
-        """Why this row cannot run this configuration (None: it can), asked with an empty module."""
-        with tempfile.NamedTemporaryFile(suffix=".wasm") as f:
-            f.write(b"\0asm\1\0\0\0")
-            f.flush()
-            reply = self.run(Path(f.name), [])
-        return reply.get("unsupported") or reply.get("error") or (f"the engine process died: {reply}" if reply.get("died") else None)
+        """Why this row cannot run this configuration (None: it can), asked with a module whose
+        driver returns 7."""
+        with tempfile.TemporaryDirectory(prefix="wc-probe-") as tmp:
+            path = Path(tmp) / "seven.wasm"
+            path.write_bytes(instrument(b"\0asm\1\0\0\0", [], [], False, wasm_tools()))
+            got = self.invoke(path, [ALL])[0]
+        if got.value == FNV_OFFSET or (self.planted and got.value == FNV_OFFSET ^ 1):
+            return None
+        return got.error or (f"died by signal {got.died}" if got.died else "timed out" if got.timed_out else
+                             f"unexpected answer {got}")
 
-    def run(self, module_path: Path, calls) -> dict:
-        globals_ = hashable_globals(Path(module_path).read_bytes())
-        reply = self.host.request({"op": "invoke", "module": str(module_path), "calls": calls, "timeout_s": CALL_TIMEOUT_S,
-                                   "globals": globals_,
-                                   "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * 2)
-        if self.planted:
-            for call in reply.get("calls", []):
-                if call.get("results"):
-                    call["results"] = [call["results"][0] ^ 1, *call["results"][1:]]
-                    break
-        return reply
-
-
-def normal_form(reply: dict) -> tuple | None:
-    """What is compared; None when the engine could not run the module at all (not comparable)."""
-    if reply.get("unsupported") or reply.get("error") or reply.get("timed_out"):
-        return None
-    if reply.get("died"):
-        return ("died", reply.get("signal"))
-    out = []
-    for call in reply.get("calls", []):
-        if "trap" in call:
-            out.append(("trap", "stack-overflow-or-deeper" if "stack" in call["trap"] else call["trap"]))
-        elif "results" in call:
-            out.append(("ok", tuple(call["results"])))
+    def invoke(self, module_path: Path, exports: list[str]) -> list[Invoked]:
+        if self.cli is not None:
+            got = self.cli.invoke(module_path, exports, self.options, CALL_TIMEOUT_S)
         else:
-            out.append(("skipped",))
-    return (tuple(out), reply.get("state_sha256"))
+            got = self._child(module_path, exports)
+        if self.planted and _makes_calls(module_path):
+            got = [Invoked(value=g.value ^ 1) if g.value is not None else g for g in got]
+        return got
+
+    def _child(self, module_path: Path, exports: list[str]) -> list[Invoked]:
+        reply = self.host.request({"op": "invoke", "module": str(module_path), "exports": exports, "timeout_s": CALL_TIMEOUT_S,
+                                   "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (len(exports) + 1))
+        if reply.get("died") or reply.get("timed_out") or "results" not in reply:
+            one = Invoked(died=reply.get("signal") or (None if not reply.get("died") else -1), timed_out=bool(reply.get("timed_out")),
+                          error=None if reply.get("died") or reply.get("timed_out") else
+                          str(reply.get("unsupported") or reply.get("error") or reply)[:200])
+            return [one] * len(exports)
+        return [Invoked(value=r["value"]) if "value" in r else Invoked(trap=classify_trap(r["trap"]) or r["trap"])
+                if "trap" in r else Invoked(error=r.get("error", "?")) for r in reply["results"]]
 
 
-def _comparable(forms: dict[str, tuple]) -> dict[str, tuple]:
-    """Drop calls that overflowed the stack anywhere (depth is engine-dependent, by design)."""
-    lists = {k: v for k, v in forms.items() if v and v[0] != "died"}
-    if not lists:
-        return forms
-    n = min(len(v[0]) for v in lists.values())
-    deep = {i for v in lists.values() for i in range(n) if v[0][i][:2] == ("trap", "stack-overflow-or-deeper")}
+def _makes_calls(driven_path: Path) -> bool:
+    """Whether the driver calls any export: the planted engine's bug is in calls, so a module
+    without one (the empty module that `wasm-tools shrink` tries first) is answered right."""
+    shape = read_shape(Path(driven_path).read_bytes())
+    shape.exports = [e for e in shape.exports if not e[0].startswith("wc_")]
+    return bool(plan_calls(shape, 0))
+
+
+@dataclass
+class Observation:
+    """An engine's normal form of one module (None: it could not run it, `why`)."""
+
+    form: tuple | None
+    why: str = ""
+
+
+# Trap kinds some engine cannot tell apart are compared as one.
+COARSE_TRAPS = {"indirect-call-to-null": "indirect-call-failed", "bad-signature": "indirect-call-failed"}
+
+
+def comparable_trap(kind: str) -> str:
+    return COARSE_TRAPS.get(kind, kind)
+
+
+def observe(engine: Engine, path: Path, n_calls: int) -> Observation:
+    """("ok", wc_all) or ("trap", first trapping call, kind, fold of the results before it),
+    or ("died", signal); the trapping call is found with the prefix exports."""
+    first = engine.invoke(path, [ALL])[0]
+    if first.value is not None:
+        return Observation(("ok", first.value))
+    if first.died:
+        return Observation(("died", first.died))
+    if first.trap is None:
+        return Observation(None, "timed out" if first.timed_out else first.error or "no answer")
+    if engine.batch:
+        got = engine.invoke(path, [prefix(k) for k in range(1, n_calls)]) if n_calls > 1 else []
+        ok = 0
+        while ok < len(got) and got[ok].value is not None:
+            ok += 1
+        stop = got[ok] if ok < len(got) else None
+        value = got[ok - 1].value if ok else FNV_OFFSET
+    else:  # one process per call: bisect (prefix(k) returns iff k <= the trapping call)
+        ok, hi, value, stop = 0, n_calls, FNV_OFFSET, None
+        while hi - ok > 1:
+            mid = (ok + hi) // 2
+            got = engine.invoke(path, [prefix(mid)])[0]
+            if got.value is not None:
+                ok, value = mid, got.value
+            else:
+                hi, stop = mid, got
+    if stop is not None and stop.trap is None:  # a death or time-out on a prefix the whole run passed
+        return Observation(("died", stop.died) if stop.died else None, "a prefix timed out or failed")
+    return Observation(("trap", ok, comparable_trap(first.trap), value))
+
+
+def settle_stack_depth(engines: list[Engine], path: Path, obs: dict[str, Observation]) -> None:
+    """Stack depth is engine-dependent by design: when an engine overflowed its stack at call J,
+    every engine that got past J is compared on the first J calls only (one more invoke)."""
+    deep = [o.form[1] for o in obs.values() if o.form and o.form[0] == "trap" and o.form[2] == "stack-overflow"]
     if not deep:
-        return forms
-    # after a stack overflow, memory and globals may differ legitimately: compare calls before it only
-    first = min(deep)
-    return {k: (v if v[0] == "died" else (v[0][:first], None)) for k, v in forms.items()}
+        return
+    J = min(deep)
+    for e in engines:
+        form = obs[e.spec].form
+        if not form or form[0] == "died" or (form[0] == "trap" and form[1] < J):
+            continue
+        if form[0] == "trap" and form[1] == J:
+            obs[e.spec] = Observation(("upto", J, form[3]))
+        else:
+            got = engine_prefix_value(e, path, J)
+            obs[e.spec] = Observation(("upto", J, got) if got is not None else None, "no value for the prefix")
 
 
-def deviators(forms: dict[str, tuple | None]) -> list[str]:
-    """Engines whose normal form differs from the majority (ties: the first engine's side wins)."""
-    comparable = _comparable({k: v for k, v in forms.items() if v is not None})
+def engine_prefix_value(engine: Engine, path: Path, k: int) -> int | None:
+    return FNV_OFFSET if k == 0 else engine.invoke(path, [prefix(k)])[0].value
+
+
+def deviators(forms: dict[str, tuple | None], families: dict[str, str] | None = None) -> list[str]:
+    """Engines whose normal form differs from the majority. Every engine family weighs one
+    vote in all (split among its rows and configurations), so nine wasmtime configurations do
+    not outvote V8 and WasmEdge; ties: the first engine's side wins."""
+    comparable = {k: v for k, v in forms.items() if v is not None}
     if len(comparable) < 2:
         return []
-    counts = Counter(comparable.values())
-    top = max(counts.values())
+    families = families or {k: k for k in comparable}
+    size = Counter(families.get(k, k) for k in comparable)
+    weight: dict[tuple, float] = {}
+    for k, v in comparable.items():
+        weight[v] = weight.get(v, 0.0) + 1.0 / size[families.get(k, k)]
+    top = max(weight.values())
     first_form = next(iter(comparable.values()))
-    majority = first_form if counts[first_form] == top else next(f for f, c in counts.items() if c == top)
+    majority = first_form if weight[first_form] >= top - 1e-9 else max(weight, key=weight.get)
     return [k for k, v in comparable.items() if v != majority]
 
 
-def run_all(engines: list[Engine], module: bytes, seed: int, workdir: Path) -> tuple[dict, list]:
-    path = workdir / f"{hashlib.sha256(module).hexdigest()[:16]}.wasm"
-    path.write_bytes(module)
-    calls = plan_calls(module, seed)
-    forms = {e.spec: normal_form(e.run(path, calls)) for e in engines}
-    return forms, calls
+def run_all(engines: list[Engine], module: bytes, seed: int, workdir: Path) -> tuple[dict[str, Observation], int]:
+    """Every engine's observation of the driven module, and the number of calls made."""
+    driven_module, n_calls = driven(module, seed)
+    path = workdir / f"{hashlib.sha256(driven_module).hexdigest()[:16]}.wasm"
+    path.write_bytes(driven_module)
+    obs = {e.spec: observe(e, path, n_calls) for e in engines}
+    settle_stack_depth(engines, path, obs)
+    return obs, n_calls
 
 
 def still_differs(engine_specs: list[str], seed: int, module_path: Path) -> bool:
     engines = [Engine(s) for s in engine_specs]
     with tempfile.TemporaryDirectory(prefix="wc-pred-") as tmp:
-        forms, calls = run_all(engines, Path(module_path).read_bytes(), seed, Path(tmp))
-    return bool(calls) and bool(deviators(forms))
+        try:
+            obs, _ = run_all(engines, Path(module_path).read_bytes(), seed, Path(tmp))
+        except ValueError:
+            return False
+    return bool(deviators({k: o.form for k, o in obs.items()}, {e.spec: e.family for e in engines}))
 
 
 # -- findings ---------------------------------------------------------------------------------
+
+def bounds_trap_at(form: tuple) -> int | None:
+    """The call at which a form trapped out of bounds (memory or table), None if it did not."""
+    return form[1] if form[0] == "trap" and "out-of-bounds" in form[2] else None
+
 
 @dataclass
 class Finding:
@@ -280,16 +410,16 @@ class Finding:
 
     @property
     def kind(self) -> str:
-        """escape-like (SAFETY-2): a deviator returned where the majority trapped out of bounds, or
-        trapped out of bounds where the majority returned; else a result difference (PORT-2)."""
+        """"safety" (SAFETY-2) when a deviator died, or its bounds traps differ from the
+        majority's (it returned where the others trapped out of bounds, trapped out of bounds
+        where they went on, or went past their bounds trap); else "port" (PORT-2)."""
         majority = next((f for k, f in self.forms.items() if k not in self.deviating and f), None)
         for dev in self.deviating:
             form = self.forms.get(dev)
-            if not form or not majority or form[0] == "died":
-                return "safety" if form and form[0] == "died" else "port"
-            for a, b in zip(form[0], majority[0]):
-                if {a[0], b[0]} == {"ok", "trap"} and "bounds" in str(a[-1] if a[0] == "trap" else b[-1]):
-                    return "safety"
+            if form and form[0] == "died":
+                return "safety"
+            if form and majority and bounds_trap_at(form) != bounds_trap_at(majority):
+                return "safety"
         return "port"
 
     def command(self, wasm: Path) -> str:
@@ -330,55 +460,80 @@ def keep(f: Finding, root: Path = FINDINGS_DIR) -> Path:
     return d
 
 
-def check(engines: list[Engine], data: bytes, seed: int, profile: str, workdir: Path,
-          traps: bool = True) -> tuple[Finding | None, dict]:
-    """One module from `data`, every export on every engine: (a Finding or None, counts)."""
-    module = smith(data, profile, traps)
-    if module is None:
-        return None, {"modules": 0, "calls": 0}
-    forms, calls = run_all(engines, module, seed, workdir)
-    dev = deviators(forms) if calls else []
-    counts = {"modules": 1, "calls": len(calls), "compared": sum(v is not None for v in forms.values())}
-    return (Finding([e.spec for e in engines], dev, seed, module, forms) if dev else None), counts
-
-
 @dataclass
 class Campaign:
-    """What one fuzzing run saw: module and call counts, and its findings (one per deviating set)."""
+    """What one fuzzing run saw: module and call counts, per engine how many modules it was
+    compared on and why it could not be on the others, and the findings (one per deviating set)."""
 
     modules: int = 0
     calls: int = 0
+    replayed: int = 0  # earlier findings from the Hypothesis database, run again first
+    compared: Counter = field(default_factory=Counter)
+    not_compared: dict = field(default_factory=dict)  # spec -> Counter of reasons
     findings: list = field(default_factory=list)
     seen: set = field(default_factory=set)
 
+    def add(self, engines: list[Engine], module: bytes, seed: int, workdir: Path) -> Finding | None:
+        """Run one module everywhere, count it, and return a disagreement (None if all agree)."""
+        try:
+            obs, n_calls = run_all(engines, module, seed, workdir)
+        except ValueError:
+            return None
+        self.modules += 1
+        self.calls += n_calls
+        for spec, o in obs.items():
+            if o.form is None:
+                self.not_compared.setdefault(spec, Counter())[o.why] += 1
+            else:
+                self.compared[spec] += 1
+        forms = {k: o.form for k, o in obs.items()}
+        dev = deviators(forms, {e.spec: e.family for e in engines})
+        return Finding([e.spec for e in engines], dev, seed, module, forms) if dev else None
+
+
+DB_KEY = b"wasm-claims/difffuzz/"
+REPLAY_MAX = 50
+
 
 def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile: str = "mvp",
-             findings_root: Path = FINDINGS_DIR, progress=lambda m: None, database_key: str = "") -> Campaign:
-    """Hypothesis draws smith seeds and argument seeds; every disagreement (first per set of
-    deviating engines) is shrunk and kept. Failing seeds go to the Hypothesis database."""
+             findings_root: Path = FINDINGS_DIR, progress=lambda m: None, database=None) -> Campaign:
+    """Earlier disagreements from the Hypothesis database first, then Hypothesis draws smith
+    seeds and argument seeds; every disagreement (first per set of deviating engines) is
+    shrunk, kept under `findings_root` and saved to the database (seed + module)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    db = database if database is not None else settings.default.database
+    key = DB_KEY + profile.encode()
     result = Campaign()
+
+    def found(f: Finding | None) -> None:
+        if f is None or tuple(f.deviating) in result.seen:
+            return
+        result.seen.add(tuple(f.deviating))
+        progress(f"difffuzz: {', '.join(f.deviating)} disagree(s) with the majority; shrinking")
+        with tempfile.TemporaryDirectory(prefix="wc-shrink-") as sh:
+            f.shrunk = shrink(f.engines, f.seed, f.module, shrink_attempts, Path(sh))
+        keep(f, findings_root)
+        result.findings.append(f)
+        if db is not None:
+            db.save(key, f.seed.to_bytes(8, "little") + (f.shrunk or f.module))
+
     with tempfile.TemporaryDirectory(prefix="wc-difffuzz-") as tmp:
         work = Path(tmp)
+        for entry in list(db.fetch(key))[:REPLAY_MAX] if db is not None else []:
+            result.replayed += 1
+            found(result.add(engines, entry[8:], int.from_bytes(entry[:8], "little"), work))
 
-        @settings(max_examples=examples, deadline=None)
+        @settings(max_examples=examples, deadline=None, database=None)
         @given(st.binary(min_size=16, max_size=2048), st.integers(0, 2**32 - 1), st.booleans())
         def one(data, seed, traps):
-            found, counts = check(engines, data, seed, profile, work, traps)
-            result.modules += counts["modules"]
-            result.calls += counts["calls"]
-            key = tuple(found.deviating) if found else None
-            if found and key not in result.seen:
-                result.seen.add(key)
-                progress(f"difffuzz: {', '.join(found.deviating)} disagree(s) with the majority; shrinking")
-                with tempfile.TemporaryDirectory(prefix="wc-shrink-") as sh:
-                    found.shrunk = shrink(found.engines, seed, found.module, shrink_attempts, Path(sh))
-                keep(found, findings_root)
-                result.findings.append(found)
+            module = smith(data, profile, traps)
+            if module is not None:
+                found(result.add(engines, module, seed, work))
+                if result.modules % 100 == 0:
+                    progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
 
-        one._hypothesis_internal_add_digest = f"difffuzz/{database_key}/{profile}".encode()
         one()
     return result
 

@@ -47,6 +47,19 @@ class Availability:
     reason: str = ""  # why not, with the command that would fix it
 
 
+@dataclass(frozen=True)
+class Invoked:
+    """What one call of a no-argument export did (differential fuzzing's unit): its i64
+    result, or a trap kind in the one vocabulary, or the process died by a signal, or it
+    timed out, or the engine could not run the module at all (error: why)."""
+
+    value: int | None = None
+    trap: str | None = None
+    died: int | None = None
+    timed_out: bool = False
+    error: str | None = None
+
+
 class Session(abc.ABC):
     """A loaded module ready to run many inputs (compiled once)."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import arch as arch_mod
 from harness.outcome import Outcome
 from harness.process import run_process
-from harness.runtimes.base import Availability, Limits, Session, WasiSetup, WasmRuntime
+from harness.runtimes.base import Availability, Invoked, Limits, Session, WasiSetup, WasmRuntime
 from harness.toolchain import host_arch
 
 
@@ -99,6 +99,33 @@ class CliRuntime(WasmRuntime):
     def open(self, module: Path, limits: Limits = Limits(), arch: str | None = None) -> Session:
         return self.session_class(self, Path(module), limits, arch or host_arch())
 
+    # -- differential fuzzing: call one export that takes no arguments and returns an i64 --
+
+    def invoke_configs(self) -> dict[str, tuple[str, ...]]:
+        """Engine configurations differential fuzzing runs this row under: name -> extra CLI
+        options (a version that lacks one answers with an error: not tested, with it)."""
+        return {"default": ()}
+
+    def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
+        """The command that calls `export` and prints its result (None: this CLI cannot)."""
+        return None
+
+    def invoke(self, module: Path, exports: list[str], options: tuple[str, ...] = (), timeout_s: float = 30.0,
+               arch: str | None = None) -> list[Invoked]:
+        """Each export on a fresh instance, one process each."""
+        out = []
+        for export in exports:
+            cmd = self.invoke_command(Path(module), export, arch or host_arch(), options)
+            if cmd is None:
+                return [Invoked(error=f"{self.name} cannot invoke an export from its command line")] * len(exports)
+            outcome = self.read_invoked(run_process(cmd, b"", timeout_s + self.startup_allowance_s))
+            out.append(invoked(outcome, self.trap_pattern))
+        return out
+
+    def read_invoked(self, outcome: Outcome) -> Outcome:
+        """The outcome with the engine's own log separated from the printed result (WasmEdge)."""
+        return outcome
+
     def read_trap(self, outcome: Outcome) -> Outcome:
         m = self.trap_pattern.search(outcome.stderr.decode("utf-8", "replace"))
         if m and outcome.exit_code != 0:
@@ -108,14 +135,23 @@ class CliRuntime(WasmRuntime):
 
 
 _TRAP_WORDS = [
-    ("out of bounds memory", "memory-out-of-bounds"), ("unreachable", "unreachable"),
+    ("out of bounds memory", "memory-out-of-bounds"), ("memory access out of bounds", "memory-out-of-bounds"),
+    ("data segment is out of bounds", "memory-out-of-bounds"),
+    ("memory fault at wasm address", "memory-out-of-bounds"), ("memory-out-of-bounds", "memory-out-of-bounds"),
+    ("unreachable", "unreachable"),
     ("call stack exhausted", "stack-overflow"), ("maximum call stack", "stack-overflow"),
     ("stack overflow", "stack-overflow"), ("call stack overflow", "stack-overflow"),
-    ("divide by zero", "integer-division-by-zero"), ("integer divide by zero", "integer-division-by-zero"),
-    ("integer overflow", "integer-overflow"),
-    ("indirect call type mismatch", "bad-signature"), ("null function", "indirect-call-to-null"),
+    ("divide by zero", "integer-division-by-zero"), ("division-by-zero", "integer-division-by-zero"),
+    ("integer overflow", "integer-overflow"), ("integer-overflow", "integer-overflow"),
+    ("divide result unrepresentable", "integer-overflow"),
+    ("conversion to integer", "invalid-conversion-to-integer"), ("conversion-to-integer", "invalid-conversion-to-integer"),
+    ("float unrepresentable in integer range", "invalid-conversion-to-integer"),
+    ("null function or function signature mismatch", "indirect-call-failed"),  # V8 tells the two apart by neither
+    ("indirect call type mismatch", "bad-signature"), ("bad-signature", "bad-signature"),
+    ("null function", "indirect-call-to-null"), ("indirect-call-to-null", "indirect-call-to-null"),
     ("uninitialized element", "indirect-call-to-null"),
     ("undefined element", "table-out-of-bounds"), ("table index", "table-out-of-bounds"),
+    ("out of bounds table", "table-out-of-bounds"), ("table-out-of-bounds", "table-out-of-bounds"),
     ("all fuel consumed", "out-of-fuel"), ("out of fuel", "out-of-fuel"), ("cost exceeded limit", "out-of-fuel"),
     ("cost limit exceeded", "out-of-fuel"),
     ("interrupt", "interrupt"),
@@ -124,5 +160,34 @@ _TRAP_WORDS = [
 
 def normalise_trap(text: str) -> str:
     """One trap vocabulary for every engine's wording."""
+    return classify_trap(text) or text.lower().strip()[:60]
+
+
+def classify_trap(text: str) -> str | None:
+    """The trap kind named anywhere in an engine's error text (None: no known trap words)."""
     low = text.lower()
-    return next((kind for words, kind in _TRAP_WORDS if words in low), low.strip()[:60])
+    return next((kind for words, kind in _TRAP_WORDS if words in low), None)
+
+
+INTEGER = re.compile(rb"-?\b\d+\b")
+
+
+def invoked(outcome: Outcome, trap_pattern: re.Pattern | None = None) -> Invoked:
+    """An Invoked from a process that called one export: exit 0 and an integer printed last
+    is a value; a signal is a death; known trap words in the engine's own trap line are a
+    trap. Anything else is an error, never a trap: a configured limit that refuses a module
+    (a pooling allocator's table size) says "table index" too, but it is not a Wasm trap."""
+    if outcome.timed_out:
+        return Invoked(timed_out=True)
+    if outcome.exit_code == 0 and not outcome.error:
+        numbers = INTEGER.findall(outcome.stdout)
+        return Invoked(value=int(numbers[-1]) & (2**64 - 1)) if numbers else Invoked(error="no result printed")
+    if outcome.signal:
+        return Invoked(died=outcome.signal)
+    text = (outcome.stderr + b"\n" + outcome.stdout).decode("utf-8", "replace").split("Stack backtrace:")[0]
+    line = trap_pattern.search(text) if trap_pattern else None
+    kind = classify_trap(line.group(0)) if line else None
+    if kind is not None:
+        return Invoked(trap=kind)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return Invoked(error=outcome.error or (lines[0][:200] if lines else f"exit {outcome.exit_code}"))

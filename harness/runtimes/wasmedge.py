@@ -21,9 +21,9 @@ import subprocess
 from pathlib import Path
 
 from harness.outcome import Outcome
-from harness.runtimes.base import Availability, Limits, WasiSetup
+from harness.runtimes.base import Availability, Invoked, Limits, WasiSetup
 from harness.runtimes.cli import CliRuntime, CliSession, normalise_trap, program_version
-from harness.toolchain import cache_root
+from harness.toolchain import cache_root, host_arch
 
 INSTALL_HINT = ("install WasmEdge with its own installer (no Debian or PyPI package provides it) and put `wasmedge` "
                 "on PATH")
@@ -64,11 +64,19 @@ class WasmEdge(CliRuntime):
     capabilities = frozenset({"epoch", "fuel", "memory-limit", "preopen", "preopen-readonly"})
     run_mode = "interpreter"
 
+    trap_pattern = TRAP_LINE
+
     def install_hint(self) -> str:
         return INSTALL_HINT
 
     def read_trap(self, outcome: Outcome) -> Outcome:
         return split_log(outcome)
+
+    def read_invoked(self, outcome: Outcome) -> Outcome:
+        return split_log(outcome)
+
+    def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
+        return [self.program(arch), f"--run-mode={self.run_mode}", *options, "--reactor", str(module), export]
 
     def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         pages = max(1, limits.memory_bytes >> 16)
@@ -107,12 +115,23 @@ class WasmEdgeAot(WasmEdge):
         why = can_compile(program)
         return Availability(False, version, f"{why}; the aot mode needs it") if why else None
 
-    def compiled(self, module: Path, program: str, *, metered: bool) -> Path:
-        """`wasmedge compile` output for this module, WasmEdge version and flags (cached)."""
+    def invoke(self, module: Path, exports: list[str], options: tuple[str, ...] = (), timeout_s: float = 30.0,
+               arch: str | None = None) -> list[Invoked]:
+        """Compiled next to the module (a fuzzing run's modules are not worth caching), then run."""
+        try:
+            compiled = self.compiled(Path(module), self.program(arch or host_arch()), metered=False,
+                                     into=Path(module).parent)
+        except RuntimeError as exc:
+            return [Invoked(error=str(exc))] * len(exports)
+        return super().invoke(compiled, exports, options, timeout_s, arch)
+
+    def compiled(self, module: Path, program: str, *, metered: bool, into: Path | None = None) -> Path:
+        """`wasmedge compile` output for this module, WasmEdge version and flags (cached under
+        the cache root, or under `into`)."""
         flags = ["--interruptible"] + (["--enable-gas-measuring"] if metered else [])
         data = Path(module).read_bytes()
         key = hashlib.sha256(data + program_version(program).encode() + " ".join(flags).encode()).hexdigest()
-        out = cache_root() / "wasmedge-aot" / key[:24] / f"{Path(module).stem}.so"
+        out = (into or cache_root() / "wasmedge-aot") / key[:24] / f"{Path(module).stem}.so"
         if out.is_file():
             return out
         out.parent.mkdir(parents=True, exist_ok=True)

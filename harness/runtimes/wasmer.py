@@ -52,6 +52,10 @@ class Wasmer(CargoCliRuntime):
         return [self.program(arch), "run", *opts, str(module), *(("--", *wasi.args) if wasi.args else ())]
 
 
+    def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
+        return [self.program(arch), "run", f"--{self.mode}", *options, "--invoke", export, str(module)]
+
+
 class WasmerSinglepass(Wasmer):
     name = "wasmer-singlepass"
     mode = "singlepass"

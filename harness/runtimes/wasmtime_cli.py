@@ -136,3 +136,21 @@ class WasmtimeCli(CliRuntime):
         # No read-only preopen on this CLI: every --dir is writable (capabilities say so).
         opts += [f"--dir={p.host}::{p.guest}" for p in wasi.preopens] + [f"--env={k}={v}" for k, v in wasi.env]
         return arch_mod.support(arch).command(self.program(arch), "run", *opts, str(module), *wasi.args, dynamic=True)
+
+    def invoke_configs(self) -> dict[str, tuple[str, ...]]:
+        """The same deployments as wasmtime-py's Config knobs (harness.probes.memgen), as -O options."""
+        return {name: tuple(a for opt in opts for a in ("-O", opt)) for name, opts in CLI_CONFIGS.items()}
+
+    def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
+        return arch_mod.support(arch).command(self.program(arch), "run", *options, "--invoke", export, str(module),
+                                              dynamic=True)
+
+
+# Engine configurations for differential fuzzing, by the names memgen.ENGINE_CONFIGS uses.
+CLI_CONFIGS = {
+    "default": (),
+    "dynamic-bounds": ("memory-reservation=0", "memory-guard-size=0"),
+    "small-reservation": (f"memory-reservation={1 << 24}", f"memory-guard-size={1 << 16}"),
+    "no-signals": ("signals-based-traps=n",),
+    "pooling": ("pooling-allocator=y",),
+}

@@ -1,10 +1,11 @@
-"""PORT-2 / SAFETY-2: differential module fuzzing across every engine row and configuration
-that runs in a child host (harness.difffuzz). One record per engine: `wasm_output_mismatch`
-1 if it deviated from the majority on any module, with the module and call counts; a
-deviation that is a bounds disagreement (returned where the others trapped out of bounds,
-or the reverse) or a crash is also a SAFETY-2 escape record. Reproducers (shrunk .wasm,
-.wat and the command) go to reports/findings/. Rows without a child host, or configurations
-a version lacks, are recorded as not tested with the reason."""
+"""PORT-2 / SAFETY-2: differential module fuzzing across every available engine row and
+configuration (harness.difffuzz): wasmtime-py under its Config knob sets, the CLIs under
+their own options, node, WasmEdge (interpreter and AOT), Wasmer and wasmi. One record per
+engine: `wasm_output_mismatch` 1 if it deviated from the majority on any module, with the
+module and call counts and how many modules it was compared on; a deviation that is a
+bounds disagreement or a crash is also a SAFETY-2 escape record. Reproducers (shrunk .wasm,
+.wat and the command) go to reports/findings/. A row or configuration that cannot run, or
+that could run none of the modules, is recorded as not tested with the reason."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 
 from harness import difffuzz
 from harness.plugin import _progress, selected_runtimes
-from harness.probes.memgen import ENGINE_CONFIGS, memory_host
 from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
@@ -25,11 +25,12 @@ def _engines(pytestconfig, record_untested):
     for row in selected_runtimes(pytestconfig):
         rt = RUNTIMES[row]
         avail = rt.availability(host_arch())
-        host, why = memory_host(rt) if avail.available else (None, f"{row}: {avail.reason}")
-        if host is None:
-            record_untested(row, "default", avail.version, why)
+        configs = difffuzz.engine_configs(rt) if avail.available else []
+        if not configs:
+            record_untested(row, "default", avail.version, f"{row}: {avail.reason}" if not avail.available else
+                            f"{row}: neither a child host nor a command line that can invoke an export")
             continue
-        for config in ENGINE_CONFIGS:
+        for config in configs:
             engine = difffuzz.Engine(f"{row}/{config}")
             why = engine.unsupported()
             if why:
@@ -53,26 +54,37 @@ def test_differential_fuzzing(profile, pytestconfig, evidence, scale):
 
     def untested(row, config, version, why):
         evidence.record("wasm_output_mismatch", None, "bool", claim="PORT-2", form="wasm", runtime=row, arch=host_arch(),
-                        outcome="not-tested", reason=why, engine_config=config, runtime_version=version, probe="difffuzz")
+                        outcome="not-tested", reason=why, engine_config=config, runtime_version=version, probe="difffuzz",
+                        profile=profile)
 
     engines = _engines(pytestconfig, untested)
     if len(engines) < 2:
         pytest.skip(f"differential fuzzing needs two engine configurations; found {len(engines)}")
     run = difffuzz.campaign(engines, EXAMPLES.get(scale, 1000), SHRINK_ATTEMPTS.get(scale, 200), profile,
-                            progress=_progress(pytestconfig), database_key=",".join(e.spec for e in engines))
+                            progress=_progress(pytestconfig))
     for e in engines:
+        compared = run.compared[e.spec]
+        common = dict(form="wasm", runtime=e.row, arch=host_arch(), engine_config=e.config, runtime_version=e.version,
+                      probe="difffuzz", profile=profile, modules=run.modules, calls=run.calls, compared_modules=compared,
+                      engines=len(engines), replayed=run.replayed)
+        reasons = run.not_compared.get(e.spec)
+        if not compared:
+            untested(e.row, e.config, e.version, f"ran none of {run.modules} modules; most often: "
+                     f"{reasons.most_common(1)[0][0] if reasons else 'no answer'}")
+            continue
         mine = [f for f in run.findings if e.spec in f.deviating]
-        row = e.spec.rpartition("/")[0]
-        common = dict(form="wasm", runtime=row, arch=host_arch(), engine_config=e.config, runtime_version=e.version,
-                      probe="difffuzz", profile=profile, modules=run.modules, calls=run.calls, engines=len(engines),
-                      reproducers=[str(f.directory) for f in mine])
+        skipped = (f"; not compared on {run.modules - compared} (most often: {reasons.most_common(1)[0][0]})"
+                   if reasons else "")
         evidence.record("wasm_output_mismatch", int(bool(mine)), "bool", claim="PORT-2",
                         outcome="mismatch" if mine else "same", reason=(f"deviated from the majority on {len(mine)} "
                         f"module sets; first: {mine[0].command(mine[0].directory / 'module.wasm')}" if mine else
-                        f"agreed with the majority on {run.modules} modules, {run.calls} calls"), **common)
+                        f"agreed with the majority on {compared} of {run.modules} modules, {run.calls} calls") + skipped,
+                        reproducers=[str(f.directory) for f in mine], **common)
         for f in (f for f in mine if f.kind == "safety"):
-            evidence.record("escape", 1, "bool", claim="SAFETY-2", outcome="out-of-bounds-access",
-                            reason=f"a bounds disagreement with the other engines (reproducer: {f.directory})",
+            died = (f.forms.get(e.spec) or ("",))[0] == "died"
+            evidence.record("escape", 1, "bool", claim="SAFETY-2", outcome="host-crashed" if died else "out-of-bounds-access",
+                            reason=f"{'the engine process died' if died else 'a bounds disagreement with the other engines'}"
+                                   f" (reproducer: {f.directory})",
                             params=(f.directory / "command.txt").read_text().strip(), category="memory", **common)
-    print(f"difffuzz {profile}: {run.modules} modules, {run.calls} calls on {len(engines)} engines; "
-          f"{len(run.findings)} disagreement(s)")
+    print(f"difffuzz {profile}: {run.modules} modules, {run.calls} calls on {len(engines)} engines "
+          f"({run.replayed} replayed from the database); {len(run.findings)} disagreement(s)")
