@@ -258,7 +258,7 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), fi
     failed = sorted(g for g, b in violated.items() if b)
     untested: dict[str, str] = {}
     for r in mine:
-        if r.get("metric") == metric and r.get("outcome") == "not-tested" and _row(r) not in groups:
+        if r.get("metric") == metric and r.get("outcome") in ("not-tested", "inconclusive") and _row(r) not in groups:
             untested.setdefault(_row(r), (r.get("details") or {}).get("reason", "not run"))
     flagged = sorted({_row(r): ", ".join(a["id"] for a in (r.get("details") or {}).get("advisories", []))
                       for r in records if r.get("metric") == "known_advisories" and r.get("value")}.items())

@@ -40,7 +40,7 @@ from harness.runtimes.cli import classify_trap
 
 SMITH_COMMON = ("--ensure-termination", "--canonicalize-nans", "true", "--export-everything", "true",
                 "--max-memories", "1", "--max-imports", "0", "--max-tables", "1", "--max-memory32-bytes", str(1 << 20),
-                "--min-funcs", "1", "--allow-start-export", "false", "--reference-types-enabled", "false",
+                "--min-funcs", "4", "--allow-start-export", "false", "--reference-types-enabled", "false",
                 "--gc-enabled", "false", "--exceptions-enabled", "false", "--threads-enabled", "false",
                 "--tail-call-enabled", "false", "--memory64-enabled", "false", "--relaxed-simd-enabled", "false",
                 "--custom-page-sizes-enabled", "false", "--custom-descriptors-enabled", "false",
@@ -291,8 +291,12 @@ class Observation:
     why: str = ""
 
 
-# Trap kinds some engine cannot tell apart are compared as one.
-COARSE_TRAPS = {"indirect-call-to-null": "indirect-call-failed", "bad-signature": "indirect-call-failed"}
+# Trap kinds some engine cannot tell apart are compared as one: V8 says "null function or
+# function signature mismatch" for both, and "float unrepresentable in integer range" for a
+# NaN and an out-of-range truncation alike (the spec's invalid conversion and integer overflow).
+COARSE_TRAPS = {"indirect-call-to-null": "indirect-call-failed", "bad-signature": "indirect-call-failed",
+                "integer-overflow": "integer-overflow-or-invalid-conversion",
+                "invalid-conversion-to-integer": "integer-overflow-or-invalid-conversion"}
 
 
 def comparable_trap(kind: str) -> str:

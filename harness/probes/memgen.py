@@ -149,11 +149,16 @@ def access_wat(acc: mm.Access) -> str:
     return _consume(mm.LOADS[acc.op][1], acc.consumer, f"({acc.op} offset={acc.offset} {addr})")
 
 
-def render(acc: mm.Access) -> str:
+def probe_func(acc: mm.Access) -> str:
+    """The probe function: the access, its two i64 results (a v128 local only where the access
+    needs one, so an engine without SIMD still runs the scalar probes)."""
     params = " ".join(f"(param $p{i} i32)" for i in range(N_PARAMS))
-    return (f'(module (memory (export "memory") {acc.pages})\n'
-            f'  (func (export "probe") {params} (param $v i64) (result i64 i64) (local $t v128)\n'
-            f'    {access_wat(acc)}))\n')
+    simd = " (local $t v128)" if "v128" in access_wat(acc) else ""
+    return f'(func $probe (export "probe") {params} (param $v i64) (result i64 i64){simd}\n    {access_wat(acc)})'
+
+
+def render(acc: mm.Access) -> str:
+    return f'(module (memory (export "memory") {acc.pages})\n  {probe_func(acc)})\n'
 
 
 def build(acc: mm.Access) -> str:
@@ -205,6 +210,20 @@ def _raw_loaded(acc: mm.Access, results) -> bytes | None:
     return (results[0] | (results[1] << 64)).to_bytes(16, "little")[:acc.width]
 
 
+def _memory_is(reply: dict, expected_memory: bytes, expected_diffs: list) -> bool:
+    """Whether memory after the access is what the spec says: the child host reports the
+    changed bytes, a command-line engine a digest of all of memory (harness.probes.memcli)."""
+    if "memory_digest" in reply:
+        from harness.probes.memcli import digest
+
+        return reply["memory_digest"] == digest(expected_memory)
+    return (reply.get("diffs") or []) == expected_diffs
+
+
+def _changes(reply: dict) -> str:
+    return str(reply["diffs"][:3]) if reply.get("diffs") else f"memory (digest {reply.get('memory_digest', 0):#x})"
+
+
 def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Verdict:
     ea = acc.effective_address(args)
     where = f"ea {ea:#x} ({acc.width} bytes) in a {acc.memory_size:#x}-byte memory"
@@ -240,16 +259,16 @@ def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Ver
         at, data = want.write
         after[at:at + len(data)] = data
         expected = diffs(memory, bytes(after))
-        if reply.get("diffs") != expected:
-            return Verdict("escaped", 1, f"{acc.op} at {where} changed {reply.get('diffs')[:3]}, not {expected[:3]}: it wrote elsewhere")
+        if not _memory_is(reply, bytes(after), expected):
+            return Verdict("escaped", 1, f"{acc.op} at {where} changed {_changes(reply)}, not {expected[:3]}: it wrote elsewhere")
         return Verdict("denied", 0, "stored where the spec says")
     if tuple(results or ()) != want.results:
         raw = _raw_loaded(acc, results)
         source = _canary_source(raw, secret, acc.memory_size) if raw else None
         return Verdict("escaped", 1, f"{acc.op}/{acc.consumer} at {where} returned {[hex(r) for r in results]}, not "
                                      f"{[hex(r) for r in want.results]}" + (f": bytes of {source}" if source else ": it read elsewhere"))
-    if reply.get("diffs"):
-        return Verdict("escaped", 1, f"a load at {where} changed memory: {reply['diffs'][:3]}")
+    if not _memory_is(reply, memory, []):
+        return Verdict("escaped", 1, f"a load at {where} changed memory: {_changes(reply)}")
     return Verdict("denied", 0, "returned what the spec says")
 
 

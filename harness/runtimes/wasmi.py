@@ -42,7 +42,8 @@ class Wasmi(CargoCliRuntime):
     mode = "interp"
     executable = "wasmi"
     capabilities = frozenset({"fuel"})
-    trap_pattern = re.compile(r"Error: failed during execution of [^:]*: ([^\n]+)")
+    trap_pattern = re.compile(r"Error: (?:failed during execution of [^:]*|failed to instantiate and start the Wasm module): "
+                              r"([^\n]+)")
     session_class = WasmiSession
     cargo = WASMI
 
@@ -52,3 +53,10 @@ class Wasmi(CargoCliRuntime):
         if limits.fuel is not None:
             opts += ["--fuel", str(limits.fuel)]
         return [self.program(arch), "run", *opts, str(module), *wasi.args]
+
+    def invoke_configs(self) -> dict[str, tuple[str, ...]]:
+        """Its compilation modes: lazy translation (the default), eager, and lazy (validation too)."""
+        return {"default": (), "eager": ("--compilation-mode", "eager"), "lazy": ("--compilation-mode", "lazy")}
+
+    def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
+        return [self.program(arch), "run", *options, "--invoke", export, str(module)]

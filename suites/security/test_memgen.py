@@ -2,9 +2,10 @@
 
 Hypothesis draws one memory access per example (harness.probes.memgen: address expressions,
 offsets, widths, loads and stores and what consumes a loaded value, operands near the edges),
-the engine runs it in a child process beside a canary Store and a host buffer holding a
-per-run secret, with linear memory filled from a per-run nonce, and harness.probes.memmodel
-says what the spec requires. One record per runtime row x engine configuration: `escape` 1
+wasmtime-py runs it in a child process beside a canary Store and a host buffer holding a
+per-run secret, with linear memory filled from a per-run nonce; command-line engines run a
+self-contained module carrying the same memory (harness.probes.memcli: results and a memory
+digest, no canaries); harness.probes.memmodel says what the spec requires. One record per runtime row x engine configuration: `escape` 1
 for an escape, an out-of-bounds access (a bounds trap where the spec says in bounds) or a
 crashed engine. A finding under the current wasmtime-py fails the test (shrunk by
 Hypothesis); under any other row it is recorded against that runtime@version.
@@ -17,8 +18,8 @@ import secrets
 import pytest
 from hypothesis import example, given, settings
 
-from harness import advisories
-from harness.probes import memgen, runner
+from harness import advisories, difffuzz
+from harness.probes import memcli, memgen, runner
 from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
@@ -28,8 +29,8 @@ EXAMPLES = {"quick": 60, "default": 400, "thorough": 2000}
 
 
 @pytest.mark.claim("SAFETY-2")
-@pytest.mark.parametrize("config", list(memgen.ENGINE_CONFIGS))
-def test_generated_memory(runtime, config, evidence, scale, pytestconfig):
+def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig, tmp_path):
+    config = engine_config
     forms = pytestconfig.getoption("form")
     if forms and "wasm" not in forms:
         pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
@@ -40,13 +41,16 @@ def test_generated_memory(runtime, config, evidence, scale, pytestconfig):
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, PROBE)] if avail.available else [],
                   expected="every access does what the Wasm spec model says: value, bytes written or trap",
                   positive_control="none: the model gives the expected answer for every access")
-    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
-    if host is None:
+    probe, why = _prober(rt, runtime, config, avail, tmp_path)
+    if probe is None:
         evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
         pytest.skip(why)
+    if not hasattr(probe, "host"):
+        common.update(positive_control="none: the model gives the expected answer for every access; no canary "
+                                       "(a command-line engine: memory and results are compared with the model only)")
     nonce, secret = secrets.token_bytes(16), secrets.token_bytes(16)
     acc, args = memgen.CVE_2023_26489
-    first = host.request(memgen.request(acc, args, nonce, secret, config), 60)
+    first = probe(acc, args, nonce, secret)
     if first.get("unsupported"):
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
@@ -54,8 +58,7 @@ def test_generated_memory(runtime, config, evidence, scale, pytestconfig):
 
     def once(case):
         acc, args = case
-        reply = host.request(memgen.request(acc, args, nonce, secret, config), 60)
-        v = memgen.judge(acc, args, reply, nonce, secret)
+        v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
         tally.add(runner.Judgement(v.outcome, v.finding, v.reason), memgen.describe(acc, args), 0.0)
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
@@ -66,28 +69,54 @@ def test_generated_memory(runtime, config, evidence, scale, pytestconfig):
     try:
         settings(current, max_examples=EXAMPLES.get(scale, current.max_examples))(test)()
         if tally.escape:  # a finding under a row that may have them: the smallest input that shows it
-            smallest = _smallest_finding(host, config, nonce, secret)
+            smallest = _smallest_finding(probe, nonce, secret)
     finally:
         details = tally.details()
-        if smallest:
-            details.update(params=smallest[1], reason=smallest[0])
-        evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **details,
-                        findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS),
-                        shrunk=smallest is not None)
+        if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
+            evidence.record("escape", None, "bool", outcome="not-tested",
+                            reason=f"no probe could be judged: {details['reason']}", **common)
+        else:
+            if smallest:
+                details.update(params=smallest[1], reason=smallest[0])
+            evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **details,
+                            findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS),
+                            shrunk=smallest is not None)
 
 
-def _smallest_finding(host, config, nonce, secret) -> tuple[str, str] | None:
+def _prober(rt, runtime, config, avail, workdir):
+    """(probe(acc, args, nonce, secret) -> reply, None) or (None, why not). wasmtime-py rows
+    answer from their child host, beside the canaries; command-line rows through their CLI
+    under the configurations they offer (harness.probes.memcli)."""
+    if not avail.available:
+        return None, f"{runtime}: {avail.reason}"
+    host, why = memgen.memory_host(rt)
+    if host is not None:
+        def probe(acc, args, nonce, secret):
+            return host.request(memgen.request(acc, args, nonce, secret, config), 60)
+
+        probe.host = host
+        return probe, None
+    if config not in difffuzz.engine_configs(rt):
+        return None, why
+    engine = difffuzz.Engine(f"{runtime}/{config}")
+    unsupported = engine.unsupported()
+    if unsupported:
+        return None, f"{runtime} / {config}: {unsupported}"
+    return (lambda acc, args, nonce, secret: memcli.request(engine, acc, args, nonce, workdir)), None
+
+
+def _smallest_finding(probe, nonce, secret) -> tuple[str, str] | None:
     """(reason, input) of a shrunk finding (Hypothesis' find), or None if none turns up quickly."""
     from hypothesis import find
     from hypothesis.errors import NoSuchExample
 
     def shows(case):
         acc, args = case
-        return memgen.judge(acc, args, host.request(memgen.request(acc, args, nonce, secret, config), 60), nonce, secret).finding
+        return memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret).finding
 
     try:
         acc, args = find(memgen.accesses(), shows, settings=settings(max_examples=300, database=None, deadline=None))
     except NoSuchExample:
         return None
-    v = memgen.judge(acc, args, host.request(memgen.request(acc, args, nonce, secret, config), 60), nonce, secret)
+    v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
     return (v.reason, memgen.describe(acc, args)) if v.finding else None

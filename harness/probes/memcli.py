@@ -1,0 +1,99 @@
+"""Generated memory probes on engines reached only through their command line (wasmtime CLI,
+node, WasmEdge, Wasmer, wasmi). Such an engine cannot be handed a filled memory or watched
+by a canary beside it, so the module carries everything: a data segment fills linear memory
+with the run's nonce pattern (the same bytes the model is given), and three exports rerun the
+probe with the drawn arguments as constants and return its first result, its second result,
+and an FNV digest of all of memory afterwards. The reply has the shape memgen.judge reads
+(results or trap, and `memory_digest` in place of the child host's byte diffs); there are no
+canary fields, so these rows are judged against the spec model only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import tempfile
+from pathlib import Path
+
+from harness.fuzzdriver import FNV_OFFSET, FNV_PRIME, MASK64
+from harness.probes import memgen
+from harness.probes import memmodel as mm
+from harness.runtimes.wasmtime_child import fill
+
+EXPORTS = ("wc_r0", "wc_r1", "wc_mem")
+
+
+def digest(memory: bytes) -> int:
+    """FNV-1a over little-endian 64-bit words: what `wc_mem` computes in the guest."""
+    h = FNV_OFFSET
+    for (word,) in struct.iter_unpack("<Q", memory):
+        h = ((h ^ word) * FNV_PRIME) & MASK64
+    return h
+
+
+def _leb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _data_section(pattern: bytes) -> bytes:
+    """One active segment at address 0 of memory 0 (appended after the code section)."""
+    segment = b"\x00\x41\x00\x0b" + _leb(len(pattern)) + pattern  # flags 0, (i32.const 0) end, bytes
+    body = _leb(1) + segment
+    return b"\x0b" + _leb(len(body)) + body
+
+
+def render(acc: mm.Access, args) -> str:
+    consts = " ".join(f"(i32.const {a & mm.M32})" for a in args) + f" (i64.const {acc.value & mm.M64})"
+    return f"""(module (memory (export "memory") {acc.pages})
+  {memgen.probe_func(acc)}
+  (func (export "wc_r0") (result i64) {consts} call $probe drop)
+  (func (export "wc_r1") (result i64) (local $b i64) {consts} call $probe local.set $b drop local.get $b)
+  (func (export "wc_mem") (result i64) (local $h i64) (local $p i32) (local $n i32)
+    {consts} call $probe drop drop
+    i64.const {FNV_OFFSET} local.set $h
+    memory.size i32.const 16 i32.shl local.set $n
+    block $done
+      loop $words
+        local.get $p local.get $n i32.ge_u br_if $done
+        local.get $p i64.load local.get $h i64.xor i64.const {FNV_PRIME} i64.mul local.set $h
+        local.get $p i32.const 8 i32.add local.set $p
+        br $words
+      end
+    end
+    local.get $h))
+"""
+
+
+def build(acc: mm.Access, args, nonce: bytes, workdir: Path) -> Path:
+    """The self-contained probe module in `workdir` (the nonce is per run: nothing to cache)."""
+    import wasmtime
+
+    text = render(acc, args)
+    out = Path(workdir) / f"{hashlib.sha256(text.encode() + nonce).hexdigest()[:24]}.wasm"
+    out.write_bytes(wasmtime.wat2wasm(text) + _data_section(fill(nonce, acc.memory_size)))
+    return out
+
+
+def request(engine, acc: mm.Access, args, nonce: bytes, workdir: Path) -> dict:
+    """Run the probe on a difffuzz.Engine (a CLI row and configuration) and answer in the
+    shape memgen.judge reads. The module (up to 1 MiB of data) and anything an engine
+    compiles from it are removed afterwards."""
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        path = build(acc, args, nonce, Path(tmp))
+        first = engine.invoke(path, [EXPORTS[0]])[0]
+        got = [first] if first.value is None else [first, *engine.invoke(path, list(EXPORTS[1:]))]
+    for g in got:
+        if g.died:
+            return {"died": True, "signal": g.died}
+        if g.timed_out:
+            return {"timed_out": True}
+        if g.trap:
+            return {"trap": g.trap}
+        if g.error:
+            return {"error": g.error}
+    return {"results": [got[0].value, got[1].value], "memory_digest": got[2].value}

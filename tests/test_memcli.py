@@ -1,0 +1,53 @@
+"""Generated memory probes through an engine's invoke path (harness.probes.memcli): the
+self-contained module must give the model's answer on a correct engine, and a wrong engine
+(the planted one flips a bit of every value) must be judged an escape."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import difffuzz
+from harness.probes import memcli, memgen
+from harness.probes import memmodel as mm
+from harness.runtimes import RUNTIMES
+from harness.toolchain import host_arch
+
+NONCE, SECRET = b"n" * 16, b"s" * 16
+CASES = [  # (access, args, the outcome a correct engine gets)
+    (mm.Access("i64.load", mm.Param(0), 8, 1, "id"), (0x100, 0, 0), "denied"),
+    (mm.Access("i32.store", mm.Param(0), 0, 1, "id", 0x1122334455), (0xFFF0, 0, 0), "denied"),
+    memgen.CVE_2023_26489 + ("denied",),  # (0x20000200 << 3) wraps to 0x1000: in bounds
+    (mm.Access("i32.load", mm.Param(0), 0, 1, "id"), (0xFFFE, 0, 0), "trapped"),
+    (mm.Access("i32.store8", mm.Param(0), 0x10000, 1, "id", 7), (0, 0, 0), "trapped"),
+]
+
+
+def _engines():
+    rows = ["wasmtime-py/default"]
+    if RUNTIMES["wasmtime-cli"].availability(host_arch()).available:
+        rows.append("wasmtime-cli/default")
+    return rows
+
+
+@pytest.mark.parametrize("spec", _engines())
+@pytest.mark.parametrize("acc,args,want", CASES, ids=[f"{c[0].op}-{c[2]}" for c in CASES])
+def test_a_correct_engine_gets_the_model_answer(spec, acc, args, want, tmp_path):
+    reply = memcli.request(difffuzz.Engine(spec), acc, args, NONCE, tmp_path)
+    verdict = memgen.judge(acc, args, reply, NONCE, SECRET)
+    assert (verdict.outcome, verdict.finding) == (want, 0), verdict.reason
+    assert not list(tmp_path.iterdir())  # the module (up to 1 MiB) is gone
+
+
+def test_a_wrong_engine_is_judged_an_escape(tmp_path):
+    acc, args, _ = CASES[0]
+    reply = memcli.request(difffuzz.Engine("planted-flip:wasmtime-py/default"), acc, args, NONCE, tmp_path)
+    verdict = memgen.judge(acc, args, reply, NONCE, SECRET)
+    assert verdict.outcome == "escaped" and verdict.finding == 1
+
+
+def test_the_memory_digest_matches_the_guests():
+    """A store that lands elsewhere changes the digest (the judge's only view of memory)."""
+    memory = bytes(range(256)) * 16
+    moved = bytearray(memory)
+    moved[8] ^= 1
+    assert memcli.digest(memory) != memcli.digest(bytes(moved))
