@@ -39,6 +39,7 @@ ENGINE_CONFIGS = {
                           {"static_memory_maximum_size": 1 << 24, "static_memory_guard_size": 1 << 16}],
     "no-signals": [{"signals_based_traps": False}],
     "pooling": [{"allocation_strategy": "pooling"}],  # wasmtime-py exposes no pooling allocator yet: not tested
+    "opt-none": [{"cranelift_opt_level": "none"}],  # Cranelift without its optimisations (other lowering paths)
 }
 
 

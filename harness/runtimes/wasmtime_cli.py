@@ -153,4 +153,5 @@ CLI_CONFIGS = {
     "small-reservation": (f"memory-reservation={1 << 24}", f"memory-guard-size={1 << 16}"),
     "no-signals": ("signals-based-traps=n",),
     "pooling": ("pooling-allocator=y",),
+    "opt-none": ("opt-level=0",),
 }
