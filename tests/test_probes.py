@@ -195,3 +195,13 @@ def test_grow_to_4gib_wraps_the_end_address_and_is_no_escape():
     assert runner.judge(grow, full, capabilities=CAPS, choices=(65535, 1)).outcome == "denied"
     short = _run(report={"G": [1], "Z": [2], "V": [0], "X": [0], "D": [0]})
     assert runner.judge(grow, short, capabilities=CAPS, choices=(1, 0)).outcome == "escaped"
+
+
+def test_a_zero_length_iovec_array_past_memory_is_no_escape():
+    """fd_write with 0 iovecs at a pointer past memory touches no byte (seen flaking CI when
+    Hypothesis drew that case); one iovec there that the runtime accepted is an escape."""
+    from harness.probes.registry import _judge_iovec
+
+    report = {"MEMSIZE": [0x1070000], "RESULT": ["errno=0 n=0"]}
+    assert _judge_iovec((0x7FFFFFC0, 0, 2), report) is None
+    assert "iovec array" in _judge_iovec((0x7FFFFFC0, 1, 2), report)

@@ -140,7 +140,8 @@ def _judge_iovec(ch, report) -> str | None:
         return None
     mem, _, n = got
     span = 8 * length if mode == 2 else length
-    if ptr + span > mem and (n > 0 or mode == 2):
+    # a zero-length array touches no byte wherever it points: accepting it is no escape
+    if span and ptr + span > mem and (n > 0 or mode == 2):
         what = "iovec array" if mode == 2 else "buffer"
         return f"{'fd_read' if mode == 1 else 'fd_write'} accepted an {what} at {ptr:#x}+{span:#x}, past the {mem:#x}-byte memory ({n} bytes moved)"
     return None

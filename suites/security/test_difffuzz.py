@@ -16,7 +16,7 @@ from harness.plugin import _progress, selected_runtimes
 from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
-EXAMPLES = {"quick": 40, "default": 1000, "thorough": 10000}
+EXAMPLES = {"quick": 150, "default": 1000, "thorough": 10000}  # modules per profile (mvp, simd)
 SHRINK_ATTEMPTS = {"quick": 10, "default": 200, "thorough": 1000}
 
 
