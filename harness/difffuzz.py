@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import stat
 import subprocess
@@ -486,8 +487,8 @@ class Campaign:
         self.modules += 1
         self.calls += n_calls
         for spec, o in obs.items():
-            if o.form is None:
-                self.not_compared.setdefault(spec, Counter())[o.why] += 1
+            if o.form is None:  # one reason per kind of failure, not per module file
+                self.not_compared.setdefault(spec, Counter())[MODULE_PATH.sub("<module>", o.why)] += 1
             else:
                 self.compared[spec] += 1
         forms = {k: o.form for k, o in obs.items()}
@@ -496,6 +497,7 @@ class Campaign:
 
 
 DB_KEY = b"wasm-claims/difffuzz/"
+MODULE_PATH = re.compile(r'"?/\S*?\.wasm"?')
 REPLAY_MAX = 50
 
 
