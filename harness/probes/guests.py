@@ -1,28 +1,37 @@
 """Builds the probe guests: C through the foundation toolchain (zig, cached by content hash)
 for wasm32-wasi and the native host target; WAT through wasmtime.wat2wasm, with the shared
-prelude spliced in, cached by content hash too."""
+prelude spliced in; WASI 0.2 components from a core WAT and the WIT it is written against
+(`wasm-tools component embed` + `component new`, which check every import's canonical-ABI
+signature). All cached by content hash."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import wasmtime
 
 from harness.probes.registry import Probe
-from harness.toolchain import BuildError, build, cache_root, native_target
+from harness.toolchain import BuildError, build, cache_root, native_target, wasm_tools
 from harness.workload import Compare, InputSpec, Workload
 
 HERE = Path(__file__).resolve().parent
-C_DIR, WAT_DIR = HERE / "c", HERE / "wat"
+C_DIR, WAT_DIR, COMPONENT_DIR = HERE / "c", HERE / "wat", HERE / "component"
 PRELUDE_MARK = ";; @prelude"
+
+
+def source_path(probe: Probe) -> Path:
+    """The file a probe is written in: c/<source>.c, wat/<source>.wat or component/<source>.wat."""
+    return {"c": C_DIR / f"{probe.source}.c", "wat": WAT_DIR / f"{probe.source}.wat",
+            "component": COMPONENT_DIR / f"{probe.source}.wat"}[probe.language]
 
 
 def _workload(probe: Probe) -> Workload:
     """A probe's C source dressed as a workload, so the toolchain's builder and cache apply."""
-    src = C_DIR / f"{probe.source}.c"
+    src = source_path(probe)
     return Workload(name=f"probe-{probe.source.replace('_', '-')}", summary=probe.escape or probe.name, directory=C_DIR,
                     manifest_path=src, layer=None, sources={"c": src}, prebuilt={}, input=InputSpec("bytes"),
                     compare=Compare(), timeout_s=10.0)
@@ -45,6 +54,10 @@ def build_wat(probe: Probe) -> Path:
         data = wasmtime.wat2wasm(text)
     except wasmtime.WasmtimeError as exc:
         raise BuildError(f"probe {probe.name}: {probe.source}.wat does not assemble: {exc}") from None
+    return _store(out, data)
+
+
+def _store(out: Path, data: bytes) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(data)
@@ -52,12 +65,37 @@ def build_wat(probe: Probe) -> Path:
     return out
 
 
+def build_component(probe: Probe) -> Path:
+    """component/<source>.wat (the core module) + component/<world>.wit -> a WASI 0.2 component;
+    the world is named on the WAT's first line (`;; world: NAME`)."""
+    core = source_path(probe).read_text()
+    world = core.split("\n", 1)[0].removeprefix(";; world:").strip()
+    wit = COMPONENT_DIR / f"{world.replace('-', '_')}.wit"
+    if not world or not wit.is_file():
+        raise BuildError(f"probe {probe.name}: {probe.source}.wat names no world with a .wit beside it (first line ';; world: NAME')")
+    key = hashlib.sha256(core.encode() + wit.read_bytes()).hexdigest()
+    out = cache_root() / "probes" / key[:16] / f"{probe.source}.component.wasm"
+    if out.is_file():
+        return out
+    try:
+        module = wasmtime.wat2wasm(core)
+    except wasmtime.WasmtimeError as exc:
+        raise BuildError(f"probe {probe.name}: {probe.source}.wat does not assemble: {exc}") from None
+    tool = wasm_tools()
+    embed = subprocess.run([tool, "component", "embed", str(wit), "-", "--world", world], input=module, capture_output=True)
+    new = subprocess.run([tool, "component", "new", "-"], input=embed.stdout, capture_output=True) if embed.returncode == 0 else embed
+    if new.returncode != 0:
+        last = new.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
+        raise BuildError(f"probe {probe.name}: wasm-tools cannot make a component of {probe.source}.wat: {' '.join(last)[:300]}")
+    return _store(out, new.stdout)
+
+
 def build_guest(probe: Probe, target: str) -> Path:
     """The guest for `target` ('wasm32-wasi' or 'native'). Raises BuildError / ToolMissing."""
-    if probe.language == "wat":
+    if probe.language in ("wat", "component"):
         if target != "wasm32-wasi":
-            raise BuildError(f"probe {probe.name} is WAT: it has no native build")
-        return build_wat(probe)
+            raise BuildError(f"probe {probe.name} is {probe.language}: it has no native build")
+        return build_wat(probe) if probe.language == "wat" else build_component(probe)
     name = native_target().name if target == "native" else target
     return build(_workload(probe), name, "c").path
 

@@ -3,7 +3,9 @@ escape, whether a native run is a positive control, how Hypothesis draws its par
 how they become the guest's stdin.
 
 C guests (`c/<source>.c`) build natively and for wasm32-wasi from one source; WAT guests
-(`wat/<source>.wat`) are used where the instruction shape matters. Filesystem, environment
+(`wat/<source>.wat`) are used where the instruction shape matters; component guests
+(`component/<source>.wat` + its WIT) call WASI 0.2 interfaces (wasi:sockets) that no C
+toolchain here targets. Filesystem, environment
 and network escapes are judged by the canaries (harness.canary); memory, control and the
 wasm-only resource probes also by the guest's own report, checked against what the harness
 computes itself (`judge`).
@@ -31,7 +33,7 @@ NONCE_WORD = 15  # the WAT probes' parameter word that carries the per-run patte
 class Probe:
     name: str
     category: str  # filesystem, environment, network, memory, control, resources, limits
-    language: str  # c | wat
+    language: str  # c | wat | component
     source: str  # file stem under c/ or wat/
     escape: str  # what counts as an escape, in words
     native: bool  # a native run of the same source is the positive control
@@ -42,11 +44,14 @@ class Probe:
     needs_readonly: bool = False  # the escape is a write to the read-only preopen
     no_native_reason: str = ""
     examples: tuple = ()  # choices always run first (the issue's named cases), besides Hypothesis' draws
+    # The positive control is the same guest under the same runtime with the network granted
+    # (WasiSetup.network): proof that the probe speaks that runtime's ABI and can get out.
+    grant_control: bool = False
 
     def stdin(self, choices, lay: "P.Layout") -> bytes:
         """The guest's parameters: key=hex lines (C, with the layout) or u32 words (WAT)."""
         values = self.render(choices, lay)
-        if self.language == "wat":  # word 15: the per-run nonce the prelude mixes into its pattern
+        if self.language in ("wat", "component"):  # word 15: the per-run nonce the WAT prelude mixes into its pattern
             words = [*values, *[0] * (NONCE_WORD - len(values)), secrets.randbits(32)]
             return b"".join(struct.pack("<I", v & M32) for v in words)
         base = {"rw": lay.rw, "ro": lay.ro, "secret": str(lay.secret), "outside": str(lay.outside),
@@ -226,6 +231,13 @@ PROBES: tuple[Probe, ...] = (
     Probe("net-connect-loopback", "network", "c", "net_connect", "the canary listener records a connection", True),
     Probe("net-resolve-name", "network", "c", "net_resolve", "a name resolves and the listener records a connection", True,
           lambda: st.sampled_from(["localhost", "127.0.0.1"]), lambda ch, lay: {"name": ch}),
+    Probe("net-connect-wasix", "network", "c", "net_connect_wasix",
+          "the canary listener records a connection made through WASIX sockets (wasix_32v1) with no network granted",
+          True, grant_control=True),
+    Probe("net-connect-p2", "network", "component", "net_connect_p2",
+          "the canary listener records a connection made through wasi:sockets (WASI 0.2) with no network granted", False,
+          render=lambda ch, lay: [lay.port], grant_control=True,
+          no_native_reason="a WASI 0.2 component; its positive control is the same component with the network granted"),
     # memory (WAT: the instruction shape matters)
     Probe("mem-load-edges", "memory", "wat", "mem_edge_load", "a load past the end of memory returns, or an in-bounds one returns what is not there", False,
           lambda: st.tuples(P.address_near_edges(), st.integers(0, 4)), lambda ch, lay: [ch[0], ch[1]], examples=_EDGE_CASES,

@@ -5,13 +5,15 @@ inconclusive. It is decided in this order: a canary reached, or a guest report t
 check showing an access outside the sandbox, is an escape (observed, whatever else failed); a
 canary that was not in place makes the run prove nothing (inconclusive); so does a write to
 the read-only folder under a runtime that cannot make one read-only; a runtime that died is a
-host crash; where a native run is the positive control and it did not escape, the Wasm run
-proves nothing (inconclusive, "positive control failed"), never denied; then killed (a
+host crash; a runtime that refused to link the guest (it lacks the import) denied it, with no
+control needed since the guest never ran; where a positive control ran (natively, or the same guest under the same
+runtime with the network granted) and it did not escape, the Wasm run proves nothing (inconclusive, "positive control failed"), never denied; then killed (a
 deadline), trapped, or denied (the guest finished and reached nothing).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,7 +32,11 @@ RANK = {"escaped": 6, "out-of-bounds-access": 5, "host-crashed": 4, "killed": 3,
 FINDINGS = ("escaped", "out-of-bounds-access", "host-crashed")  # count against SAFETY-2
 PROBE_TIMEOUT_S = 5.0
 GUEST_RW, GUEST_RO = canary_mod.GUEST_RW, canary_mod.GUEST_RO
-_LINK_REFUSED = re.compile(r"unknown import[^\n]*|LinkError[^\n]*|import[^\n]*(not been defined|requires a callable)[^\n]*")
+# A runtime that lacks an import the guest needs refuses to instantiate it (wasmtime, V8's
+# LinkError and TypeError for a missing module, wasmi's WASI linker): the guest never ran.
+_LINK_REFUSED = re.compile(r"unknown import[^\n]*|LinkError[^\n]*|invalid Wasi import[^\n]*"
+                           r"|Import #\d+[^\n]*module is not an object or function[^\n]*"
+                           r"|import[^\n]*(not been defined|requires a callable)[^\n]*")
 _HOST_DIED = re.compile(r"panicked at|FATAL ERROR|Segmentation fault|core dumped|double free|Aborted")
 _CAUSE = re.compile(r"^\s*\d+: ([A-Za-z][^\n]*)$", re.M)
 
@@ -106,16 +112,19 @@ def run_native(p: Probe, binary: Path, choices, timeout_s: float = PROBE_TIMEOUT
         return Run("native", out, hits, missing + c.unsure, parse_report(out.stdout))
 
 
-def run_wasm(p: Probe, runtime: str, session: Session, choices, timeout_s: float = PROBE_TIMEOUT_S) -> Run:
+def run_wasm(p: Probe, runtime: str, session: Session, choices, timeout_s: float = PROBE_TIMEOUT_S, *,
+             network: bool = False) -> Run:
+    """One run under a runtime; network=True grants the host network (a probe's grant control)."""
     with canary_mod.plant() as c:
         missing = c.missing()
-        out = session.run(p.stdin(choices, layout(c, wasm=True)), timeout_s, wasi=wasi_grant(c))
+        grant = dataclasses.replace(wasi_grant(c), network=network)
+        out = session.run(p.stdin(choices, layout(c, wasm=True)), timeout_s, wasi=grant)
         hits = c.check(out.stdout + out.stderr)
         return Run(runtime, out, hits, missing + c.unsure, parse_report(out.stdout))
 
 
 def _finished(p: Probe, run: Run) -> bool:
-    return b"PROBE-DONE" in run.outcome.stdout if p.language == "c" else "D" in run.report
+    return "D" in run.report if p.language == "wat" else b"PROBE-DONE" in run.outcome.stdout
 
 
 def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None = None, choices=None) -> Judgement:
@@ -141,8 +150,12 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
     if run.form != "native" and (out.signal is not None or died):
         why = f"signal {out.signal}" if out.signal is not None else died.group(0)
         return Judgement("host-crashed", 1, f"the {run.form} process died ({why}): {out.describe()[:200]}")
-    if p.native and control is not None and run.form != "native" and not control.hits:
-        why = "canary missing in the native run" if control.missing else f"native run: {control.outcome.describe()[:160]}"
+    link = _LINK_REFUSED.search(text)
+    if link and run.form != "native":  # needs no positive control: the guest never ran
+        return Judgement("denied", 0, f"the runtime refused to link the module: {link.group(0)[:160]}")
+    if control is not None and run.form != "native" and not control.hits:
+        what = "native run" if control.form == "native" else f"{control.form} with the network granted"
+        why = f"canary missing in the {what}" if control.missing else f"{what}: {control.outcome.describe()[:160]}"
         return Judgement("inconclusive", 0, f"positive control failed ({why})")
     if out.timed_out:
         by = "the runtime's own deadline (epoch/fuel)" if out.trap else "the harness's timeout (the runtime has no deadline of its own)"
@@ -159,9 +172,6 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
     if p.category == "network" and run.form != "native" and sockabi.refused_for_abi(out.stdout):
         return Judgement("inconclusive", 0, "sock_open was refused as invalid arguments (errno 28): the probe's socket "
                                             f"ABI does not match {run.form}'s, so nothing was tested")
-    link = _LINK_REFUSED.search(text)
-    if link:
-        return Judgement("denied", 0, f"the runtime refused to link the module: {link.group(0)[:160]}")
     if out.error:
         return Judgement("inconclusive", 0, f"could not run: {out.error[:200]}")
     if run.form == "native" and out.signal is not None:
@@ -170,7 +180,9 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
         return Judgement("inconclusive", 0, f"the guest did not finish its attempts: {out.describe()[:200]}")
     if must_trap:
         return Judgement("escaped", 1, "finished where the operation must trap")
-    return Judgement("denied", 0, "finished; no canary reached" + (", and its report checks out" if p.judge else ""))
+    steps = sockabi.p2_steps(out.stdout) if p.language == "component" and p.category == "network" else ""
+    return Judgement("denied", 0, "finished; no canary reached" + (", and its report checks out" if p.judge else "")
+                     + (f" ({steps})" if steps else ""))
 
 
 @dataclass

@@ -11,11 +11,34 @@ import re
 # __wasi_address_family_t UNSPEC=0, INET4=1, INET6=2; __wasi_sock_type_t ANY=0, DGRAM=1, STREAM=2;
 # sock_connect takes an __wasi_address_t {buf, buf_len} with buf_len 4 (IPv4), 16 or 128.
 WASMEDGE = {"AF_INET4": 1, "SOCK_STREAM": 2, "ADDRESS_LEN_INET4": 4}
+# Wasmer's WASIX (wasmer-wasix-types: enum Addressfamily, Socktype, SockProto): the values
+# net.h's WC_WASIX branch passes to wasix_32v1.sock_open.
+WASIX = {"AF_INET4": 1, "SOCK_STREAM": 1, "PROTO_TCP": 6}
 WASI_EINVAL = 28
 _SOCK_OPEN = re.compile(rb"sock_open -> errno (\d+)")
+
+# WASI 0.2 wasi:sockets/network@0.2.0 `enum error-code`, in its order (a component's import
+# types must match the host's exactly): the component probe prints each step's case number.
+P2_ERROR_CODES = ("unknown", "access-denied", "not-supported", "invalid-argument", "out-of-memory", "timeout",
+                  "concurrency-conflict", "not-in-progress", "would-block", "invalid-state", "new-socket-limit",
+                  "address-not-bindable", "address-in-use", "remote-unreachable", "connection-refused",
+                  "connection-reset", "connection-aborted", "datagram-too-large", "name-unresolvable",
+                  "temporary-resolver-failure", "permanent-resolver-failure")
+_P2_STEP = re.compile(rb"^([a-z][a-z-]*) (ok|error ([0-9a-f]{2}))$", re.M)
 
 
 def refused_for_abi(output: bytes) -> bool:
     """The guest's sock_open was refused as invalid arguments (errno 28): the ABI did not match."""
     m = _SOCK_OPEN.search(output)
     return bool(m) and int(m.group(1)) == WASI_EINVAL
+
+
+def p2_steps(output: bytes) -> str:
+    """The component probe's steps in words: 'create-tcp-socket: access-denied' (the first
+    refused step ends the attempt), or '' when it printed none."""
+    words = []
+    for m in _P2_STEP.finditer(output):
+        code = int(m.group(3), 16) if m.group(3) else None
+        name = "ok" if code is None else P2_ERROR_CODES[code] if code < len(P2_ERROR_CODES) else f"error {code}"
+        words.append(f"{m.group(1).decode()}: {name}")
+    return ", ".join(words)

@@ -33,11 +33,13 @@ class Preopen:
 @dataclass(frozen=True)
 class WasiSetup:
     """What a run grants the guest beyond stdio: extra argv, environment, preopened
-    directories. The default grants nothing, which is what every run got before."""
+    directories, the host's network (where the runtime has a grant for it: capability
+    "network-grant"). The default grants nothing, which is what every run got before."""
 
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     preopens: tuple[Preopen, ...] = ()
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,8 @@ class WasmRuntime(abc.ABC):
     # Known capabilities (harness.runtimes.conformance.KNOWN; the behavioural ones are checked
     # there): in-process, fuel (an instruction budget stops the guest), epoch (a wall-clock
     # deadline of the runtime's own stops it), memory-limit, preopen, preopen-readonly,
-    # foreign-arch, sockets, wasi-nn
+    # foreign-arch, sockets, wasi-nn, component (runs WASI 0.2 components), network-grant
+    # (WasiSetup.network opens the host network to the guest)
     capabilities: ClassVar[frozenset[str]]
 
     def for_version(self, version: str, progress=print) -> "WasmRuntime":

@@ -34,7 +34,7 @@ class Wasmer(CargoCliRuntime):
     engine = "wasmer"
     mode = "cranelift"
     executable = "wasmer"
-    capabilities = frozenset({"preopen"})
+    capabilities = frozenset({"preopen", "network-grant"})
     trap_pattern = re.compile(r"RuntimeError: ([^\n]+)")
     cargo = WASMER
 
@@ -49,6 +49,7 @@ class Wasmer(CargoCliRuntime):
         opts = [f"--{self.mode}"]
         opts += [a for p in wasi.preopens for a in ("--volume", f"{p.host}:{p.guest}")]
         opts += [a for k, v in wasi.env for a in ("--env", f"{k}={v}")]
+        opts += ["--net"] if wasi.network else []  # WASIX sockets reach the host network only with this grant
         return [self.program(arch), "run", *opts, str(module), *(("--", *wasi.args) if wasi.args else ())]
 
 

