@@ -214,5 +214,7 @@ class Tally:
     def details(self) -> dict:
         worst = self.worst
         reason, choices = self.first.get(worst, ("no runs", ""))
-        return {"reason": reason, "params": choices, "examples": sum(self.outcomes.values()),
-                "outcomes": dict(self.outcomes), "wall_s": round(self.wall_s, 3)}
+        out = {"reason": reason, "params": choices, "examples": sum(self.outcomes.values()),
+               "outcomes": dict(self.outcomes), "wall_s": round(self.wall_s, 3)}
+        others = {o: f"{r} (input: {c})" for o, (r, c) in self.first.items() if o in FINDINGS and o != worst}
+        return out | ({"other_findings": others} if others else {})

@@ -68,8 +68,8 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
     smallest = None
     try:
         settings(current, max_examples=EXAMPLES.get(scale, current.max_examples))(test)()
-        if tally.escape:  # a finding under a row that may have them: the smallest input that shows it
-            smallest = _smallest_finding(probe, nonce, secret)
+        if tally.escape:  # a finding under a row that may have them: the smallest input that shows the worst one
+            smallest = _smallest_finding(probe, nonce, secret, tally.worst)
     finally:
         details = tally.details()
         if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
@@ -105,18 +105,19 @@ def _prober(rt, runtime, config, avail, workdir):
     return (lambda acc, args, nonce, secret: memcli.request(engine, acc, args, nonce, workdir)), None
 
 
-def _smallest_finding(probe, nonce, secret) -> tuple[str, str] | None:
-    """(reason, input) of a shrunk finding (Hypothesis' find), or None if none turns up quickly."""
+def _smallest_finding(probe, nonce, secret, outcome: str) -> tuple[str, str] | None:
+    """(reason, input) of a shrunk finding with this outcome (Hypothesis' find; the record's
+    reason must be of its outcome), or None if none turns up quickly."""
     from hypothesis import find
     from hypothesis.errors import NoSuchExample
 
     def shows(case):
         acc, args = case
-        return memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret).finding
+        return memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret).outcome == outcome
 
     try:
         acc, args = find(memgen.accesses(), shows, settings=settings(max_examples=300, database=None, deadline=None))
     except NoSuchExample:
         return None
     v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
-    return (v.reason, memgen.describe(acc, args)) if v.finding else None
+    return (v.reason, memgen.describe(acc, args)) if v.outcome == outcome else None
