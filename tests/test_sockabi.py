@@ -83,11 +83,14 @@ def test_the_wit_error_codes_are_sockabis_in_order():
     assert sockabi.P2_ERROR_CODES[1] == "access-denied" and sockabi.P2_ERROR_CODES[8] == "would-block"
 
 
-def test_p2_steps_name_each_result():
+def test_steps_name_each_socket_call():
     out = b"stdin ok\ncreate-tcp-socket error 01\nPROBE-DONE\n"
-    assert sockabi.p2_steps(out) == "stdin: ok, create-tcp-socket: access-denied"
-    assert sockabi.p2_steps(b"start-connect error 0e\n") == "start-connect: connection-refused"
-    assert sockabi.p2_steps(b"garbage\n") == ""
+    assert sockabi.steps(out) == "stdin: ok, create-tcp-socket: access-denied"
+    assert sockabi.steps(b"start-connect error 0e\n") == "start-connect: connection-refused"
+    c = b"sock_open -> errno 0\nThe current package is requesting networking access.\nsock_connect (port bytes little-endian) -> errno 29\n"
+    assert sockabi.steps(c) == "sock_open: errno 0, sock_connect (port bytes little-endian): errno 29"
+    assert sockabi.steps(b"a -> 1\nb -> 2\nc -> 3\n", limit=2) == "a: 1, b: 2, +1 more"
+    assert sockabi.steps(b"garbage\nPROBE-DONE\n") == ""
 
 
 def test_a_failed_grant_control_makes_the_run_prove_nothing():

@@ -180,7 +180,7 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
         return Judgement("inconclusive", 0, f"the guest did not finish its attempts: {out.describe()[:200]}")
     if must_trap:
         return Judgement("escaped", 1, "finished where the operation must trap")
-    steps = sockabi.p2_steps(out.stdout) if p.language == "component" and p.category == "network" else ""
+    steps = sockabi.steps(out.stdout) if p.category == "network" else ""
     return Judgement("denied", 0, "finished; no canary reached" + (", and its report checks out" if p.judge else "")
                      + (f" ({steps})" if steps else ""))
 

@@ -33,12 +33,18 @@ def refused_for_abi(output: bytes) -> bool:
     return bool(m) and int(m.group(1)) == WASI_EINVAL
 
 
-def p2_steps(output: bytes) -> str:
-    """The component probe's steps in words: 'create-tcp-socket: access-denied' (the first
-    refused step ends the attempt), or '' when it printed none."""
+def steps(output: bytes, limit: int = 4) -> str:
+    """A network probe's socket calls in words, for the record's reason: the component's
+    'create-tcp-socket: access-denied' (its case number named), the C guests'
+    'sock_connect: errno 29'; '' when it printed none."""
     words = []
-    for m in _P2_STEP.finditer(output):
-        code = int(m.group(3), 16) if m.group(3) else None
-        name = "ok" if code is None else P2_ERROR_CODES[code] if code < len(P2_ERROR_CODES) else f"error {code}"
-        words.append(f"{m.group(1).decode()}: {name}")
-    return ", ".join(words)
+    for line in output.decode("latin-1").splitlines():
+        m = _P2_STEP.match(line.encode("latin-1"))
+        if m:
+            code = int(m.group(3), 16) if m.group(3) else None
+            name = "ok" if code is None else P2_ERROR_CODES[code] if code < len(P2_ERROR_CODES) else f"error {code}"
+            words.append(f"{m.group(1).decode()}: {name}")
+        elif " -> " in line:
+            call, _, result = line.partition(" -> ")
+            words.append(f"{call.strip()}: {result.strip()}")
+    return ", ".join(words[:limit]) + (f", +{len(words) - limit} more" if len(words) > limit else "")
