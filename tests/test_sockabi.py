@@ -114,19 +114,23 @@ def _runtime_or_skip(name: str):
     return rt
 
 
-def test_the_component_reaches_the_listener_only_when_the_network_is_granted():
-    """For real under the wasmtime CLI: with `-S inherit-network` the component's connection
-    arrives (the probe speaks wasi:sockets correctly), without it wasmtime refuses it."""
+def _granted_and_plain(p, name: str):
+    """(runtime, run with the network granted, run without) of probe p under runtime `name`."""
     from harness.probes.guests import build_guest
     from harness.runtimes import Limits
 
-    rt = _runtime_or_skip("wasmtime-cli")
-    session = rt.open(build_guest(P2, "wasm32-wasi"), Limits())
+    rt = _runtime_or_skip(name)
+    session = rt.open(build_guest(p, "wasm32-wasi"), Limits())
     try:
-        granted = runner.run_wasm(P2, "wasmtime-cli", session, (), network=True)
-        plain = runner.run_wasm(P2, "wasmtime-cli", session, ())
+        return rt, runner.run_wasm(p, name, session, (), network=True), runner.run_wasm(p, name, session, ())
     finally:
         session.close()
+
+
+def test_the_component_reaches_the_listener_only_when_the_network_is_granted():
+    """For real under the wasmtime CLI: with `-S inherit-network` the component's connection
+    arrives (the probe speaks wasi:sockets correctly), without it wasmtime refuses it."""
+    rt, granted, plain = _granted_and_plain(P2, "wasmtime-cli")
     assert runner.judge(P2, granted, capabilities=rt.capabilities, choices=()).outcome == "escaped", granted.outcome.describe()
     assert b"probe net-connect-p2" in granted.hits[0].how.encode()
     j = runner.judge(P2, plain, capabilities=rt.capabilities, control=granted, choices=())
@@ -137,17 +141,8 @@ def test_the_component_reaches_the_listener_only_when_the_network_is_granted():
 def test_wasmer_grant_reaches_the_listener_through_wasix():
     """With --net the WASIX probe's connection arrives (it speaks Wasmer's ABI); without it the
     judge gets a conclusive word, never an ABI refusal."""
-    from harness.probes.guests import build_guest
-    from harness.runtimes import Limits
-
     wasix = probe("net-connect-wasix")
-    rt = _runtime_or_skip("wasmer")
-    session = rt.open(build_guest(wasix, "wasm32-wasi"), Limits())
-    try:
-        granted = runner.run_wasm(wasix, "wasmer", session, (), network=True)
-        plain = runner.run_wasm(wasix, "wasmer", session, ())
-    finally:
-        session.close()
+    rt, granted, plain = _granted_and_plain(wasix, "wasmer")
     assert granted.hits, granted.outcome.describe()
     j = runner.judge(wasix, plain, capabilities=rt.capabilities, control=granted, choices=())
     assert j.outcome in ("denied", "escaped"), (j, plain.outcome.describe())

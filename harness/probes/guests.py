@@ -46,23 +46,7 @@ def wat_text(probe: Probe) -> str:
 
 def build_wat(probe: Probe) -> Path:
     text = wat_text(probe)
-    key = hashlib.sha256(text.encode()).hexdigest()
-    out = cache_root() / "probes" / key[:16] / f"{probe.source}.wasm"
-    if out.is_file():
-        return out
-    try:
-        data = wasmtime.wat2wasm(text)
-    except wasmtime.WasmtimeError as exc:
-        raise BuildError(f"probe {probe.name}: {probe.source}.wat does not assemble: {exc}") from None
-    return _store(out, data)
-
-
-def _store(out: Path, data: bytes) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(out)
-    return out
+    return _cached(text.encode(), f"{probe.source}.wasm", lambda: _wat2wasm(probe, text))
 
 
 def build_component(probe: Probe) -> Path:
@@ -73,21 +57,38 @@ def build_component(probe: Probe) -> Path:
     wit = COMPONENT_DIR / f"{world.replace('-', '_')}.wit"
     if not world or not wit.is_file():
         raise BuildError(f"probe {probe.name}: {probe.source}.wat names no world with a .wit beside it (first line ';; world: NAME')")
-    key = hashlib.sha256(core.encode() + wit.read_bytes()).hexdigest()
-    out = cache_root() / "probes" / key[:16] / f"{probe.source}.component.wasm"
-    if out.is_file():
-        return out
+
+    def make() -> bytes:
+        tool = wasm_tools()
+        embed = subprocess.run([tool, "component", "embed", str(wit), "-", "--world", world],
+                               input=_wat2wasm(probe, core), capture_output=True)
+        new = subprocess.run([tool, "component", "new", "-"], input=embed.stdout, capture_output=True) if embed.returncode == 0 else embed
+        if new.returncode != 0:
+            last = new.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
+            raise BuildError(f"probe {probe.name}: wasm-tools cannot make a component of {probe.source}.wat: {' '.join(last)[:300]}")
+        return new.stdout
+
+    return _cached(core.encode() + wit.read_bytes(), f"{probe.source}.component.wasm", make)
+
+
+def _wat2wasm(probe: Probe, text: str) -> bytes:
     try:
-        module = wasmtime.wat2wasm(core)
+        return wasmtime.wat2wasm(text)
     except wasmtime.WasmtimeError as exc:
         raise BuildError(f"probe {probe.name}: {probe.source}.wat does not assemble: {exc}") from None
-    tool = wasm_tools()
-    embed = subprocess.run([tool, "component", "embed", str(wit), "-", "--world", world], input=module, capture_output=True)
-    new = subprocess.run([tool, "component", "new", "-"], input=embed.stdout, capture_output=True) if embed.returncode == 0 else embed
-    if new.returncode != 0:
-        last = new.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"]
-        raise BuildError(f"probe {probe.name}: wasm-tools cannot make a component of {probe.source}.wat: {' '.join(last)[:300]}")
-    return _store(out, new.stdout)
+
+
+def _cached(key: bytes, name: str, make) -> Path:
+    """cache/probes/<hash of key>/<name>, made (atomically) on the first call."""
+    out = cache_root() / "probes" / hashlib.sha256(key).hexdigest()[:16] / name
+    if out.is_file():
+        return out
+    data = make()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    return out
 
 
 def build_guest(probe: Probe, target: str) -> Path:
