@@ -67,6 +67,13 @@ def test_form_time_out_never_agrees(pytester, tmp_path):
     assert rec["value"] == 1 and rec["outcome"] == "timeout" and rec["details"]["form_timeouts"] == 3
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()[:120]
+    except OSError:
+        return b"(gone)"
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -82,7 +89,7 @@ def test_interrupt_ends_every_child_and_keeps_the_last_report(tmp_path, signum):
     (out / "results.json").write_text("previous complete run")
     (out / "index.html").write_text("previous page")
     wl = hang_workload(tmp_path, python_hangs=False, timeout_s=600)
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", *smoke(wl, out)], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "pytest", *smoke(wl, out)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 600
@@ -93,7 +100,13 @@ def test_interrupt_ends_every_child_and_keeps_the_last_report(tmp_path, signum):
         assert spinning, "the hanging workload never started"
         children = descendants(proc.pid)
         proc.send_signal(signum)
-        output = proc.communicate(timeout=120)[0].decode(errors="replace")
+        try:
+            output = proc.communicate(timeout=120)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:  # say where it hangs: faulthandler dumps every thread on SIGABRT
+            left = {p: _cmdline(p) for p in descendants(proc.pid) if _alive(p)}
+            proc.send_signal(signal.SIGABRT)
+            dump = proc.communicate(timeout=30)[0].decode(errors="replace")
+            pytest.fail(f"the run did not end within 120 s of {signum.name}; alive below it: {left}\n{dump[-4000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()
