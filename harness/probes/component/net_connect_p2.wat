@@ -1,8 +1,10 @@
 ;; world: net-p2
-;; Network probe as a WASI 0.2 component (core part): read the canary listener's port from stdin
-;; (its first u32), open a TCP socket through wasi:sockets without any grant, connect to
-;; 127.0.0.1:port and send a few bytes. Each step's result goes to stdout, `STEP ok` or
-;; `STEP error <error-code number>`, then PROBE-DONE. The canary listener is the judge.
+;; Network probe as a WASI 0.2 component: this core module, wrapped by wasm-tools against
+;; net_p2.wit (harness.probes.guests.build_component). It reads the canary listener's port from
+;; stdin (its first u32), opens a TCP socket through wasi:sockets without any grant, connects to
+;; 127.0.0.1:port and sends a few bytes. Each step's result goes to stdout, `STEP ok` or
+;; `STEP error XX` (the error-code case number in hex, named by harness.probes.sockabi), then
+;; PROBE-DONE. The canary listener is the judge.
 (module
   (import "wasi:cli/stdin@0.2.0" "get-stdin" (func $get_stdin (result i32)))
   (import "wasi:cli/stdout@0.2.0" "get-stdout" (func $get_stdout (result i32)))
