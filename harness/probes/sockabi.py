@@ -24,7 +24,7 @@ P2_ERROR_CODES = ("unknown", "access-denied", "not-supported", "invalid-argument
                   "address-not-bindable", "address-in-use", "remote-unreachable", "connection-refused",
                   "connection-reset", "connection-aborted", "datagram-too-large", "name-unresolvable",
                   "temporary-resolver-failure", "permanent-resolver-failure")
-_P2_STEP = re.compile(rb"^([a-z][a-z-]*) (ok|error ([0-9a-f]{2}))$", re.M)
+_P2_STEP = re.compile(r"([a-z][a-z-]*) (ok|error ([0-9a-f]{2}))")
 
 
 def refused_for_abi(output: bytes) -> bool:
@@ -39,11 +39,11 @@ def steps(output: bytes, limit: int = 4) -> str:
     'sock_connect: errno 29'; '' when it printed none."""
     words = []
     for line in output.decode("latin-1").splitlines():
-        m = _P2_STEP.match(line.encode("latin-1"))
+        m = _P2_STEP.fullmatch(line)
         if m:
             code = int(m.group(3), 16) if m.group(3) else None
             name = "ok" if code is None else P2_ERROR_CODES[code] if code < len(P2_ERROR_CODES) else f"error {code}"
-            words.append(f"{m.group(1).decode()}: {name}")
+            words.append(f"{m.group(1)}: {name}")
         elif " -> " in line:
             call, _, result = line.partition(" -> ")
             words.append(f"{call.strip()}: {result.strip()}")
