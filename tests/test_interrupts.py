@@ -89,8 +89,11 @@ def test_interrupt_ends_every_child_and_keeps_the_last_report(tmp_path, signum):
     (out / "results.json").write_text("previous complete run")
     (out / "index.html").write_text("previous page")
     wl = hang_workload(tmp_path, python_hangs=False, timeout_s=600)
+    # As from a terminal: a run started in the background by a shell without job control
+    # inherits SIGINT ignored, and Python then keeps ignoring it (the CI here ran that way).
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "pytest", *smoke(wl, out)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 600
         spinning = []
