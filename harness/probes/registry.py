@@ -34,7 +34,7 @@ class Probe:
     name: str
     category: str  # filesystem, environment, network, memory, control, resources, limits
     language: str  # c | wat | component
-    source: str  # file stem under c/ or wat/
+    source: str  # file stem under c/, wat/ or component/
     escape: str  # what counts as an escape, in words
     native: bool  # a native run of the same source is the positive control
     choices: Callable[[], st.SearchStrategy] = lambda: st.just(())
@@ -49,7 +49,7 @@ class Probe:
     grant_control: bool = False
 
     def stdin(self, choices, lay: "P.Layout") -> bytes:
-        """The guest's parameters: key=hex lines (C, with the layout) or u32 words (WAT)."""
+        """The guest's parameters: key=hex lines (C, with the layout) or u32 words (WAT, component)."""
         values = self.render(choices, lay)
         if self.language in ("wat", "component"):  # word 15: the per-run nonce the WAT prelude mixes into its pattern
             words = [*values, *[0] * (NONCE_WORD - len(values)), secrets.randbits(32)]

@@ -6,8 +6,9 @@ check showing an access outside the sandbox, is an escape (observed, whatever el
 canary that was not in place makes the run prove nothing (inconclusive); so does a write to
 the read-only folder under a runtime that cannot make one read-only; a runtime that died is a
 host crash; a runtime that refused to link the guest (it lacks the import) denied it, with no
-control needed since the guest never ran; where a positive control ran (natively, or the same guest under the same
-runtime with the network granted) and it did not escape, the Wasm run proves nothing (inconclusive, "positive control failed"), never denied; then killed (a
+control needed since the guest never ran; where a positive control ran (natively, or the same
+guest under the same runtime with the network granted) and it did not escape, the Wasm run
+proves nothing (inconclusive, "positive control failed"), never denied; then killed (a
 deadline), trapped, or denied (the guest finished and reached nothing).
 """
 

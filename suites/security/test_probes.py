@@ -1,5 +1,6 @@
 """SAFETY-2: sandbox probes with canaries, natively (the positive control) and under every
-Wasm runtime.
+Wasm runtime. Network probes in a runtime's own socket ABI (WASIX, wasi:sockets) take as their
+control the same guest under that runtime with the network granted, where it has a grant.
 
 Each probe guest tries one way out (filesystem, environment, network, memory, control flow,
 WASI resources). Before every run the harness plants canaries that only an escape can reach
