@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from harness import advisories
+from harness import advisories, judgement
 
 VERDICTS = ("supported", "partly-supported", "refuted", "inconclusive", "not-tested")
 CLAIMS_FILE = Path(__file__).with_name("claims.yaml")
@@ -36,10 +36,13 @@ class Verdict:
     verdict: str
     summary: str
     figures: dict = field(default_factory=dict)
+    coverage: dict = field(default_factory=dict)  # judgement.Coverage.to_dict(): rows tested and why the others were not
+    label: str = ""  # the word as shown, with its coverage when partial: "supported (1 of 3 rows; 2 not-tested)"
 
     def to_dict(self) -> dict:
         return {"id": self.claim.id, "title": self.claim.title, "note": self.claim.note, "suite": self.claim.suite,
-                "rule": self.claim.rule, "verdict": self.verdict, "summary": self.summary, "figures": self.figures}
+                "rule": self.claim.rule, "verdict": self.verdict, "label": self.label or self.verdict,
+                "coverage": self.coverage, "summary": self.summary, "figures": self.figures}
 
 
 @functools.cache
@@ -64,8 +67,8 @@ def _where(rec: dict) -> str:
 
 
 def _usable(records: list[dict], metric: str) -> list[dict]:
-    return [r for r in records if r.get("metric") == metric and isinstance(r.get("value"), (int, float))
-            and r.get("outcome") != "inconclusive"]
+    """The decided records of a metric (judgement.decided: not inconclusive, not tested or a harness error)."""
+    return [r for r in records if r.get("metric") == metric and judgement.decided(r)]
 
 
 def _spread(recs: list[dict]) -> dict:
@@ -226,21 +229,10 @@ def rule_no_escapes(records, metric, group_by="runtime", exclude_forms=()):
     return word, summary, figures
 
 
-def _row(rec: dict) -> str:
-    """A runtime row as the sandbox verdicts name it: runtime@version (pinned rows carry it in
-    their name), plus the engine configuration when it is not the default."""
-    details = rec.get("details") or {}
-    config, version = details.get("engine_config"), details.get("runtime_version")
-    row = str(rec.get("runtime") or rec.get("form") or "-")
-    version = advisories.parse_version(str(version or "")) if "@" not in row else None
-    row = f"{row}@{version}" if version else row
-    return f"{row} [{config}]" if config and config != "default" else row
-
-
 def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), findings: tuple[str, ...] = ()):
     """Per runtime row (runtime@version and engine configuration): held or violated, with the
-    probe and input of the first violation; rows whose probes did not run stay in the verdict
-    as not tested, with the reason; rows whose version lies in a known advisory's range are
+    probe and input of the first violation (rows that decided nothing are named by decide()'s
+    coverage, with the reason); rows whose version lies in a known advisory's range are
     named even when every probe held. `violation_if`: high (value 1 = escape) or low (0 = a
     limit that did not hold). `findings`: detail keys that name every distinct violation (with its
     engine, mode and version), e.g. which limit which engine missed."""
@@ -250,17 +242,15 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), fi
     if not usable:
         return None
     bad = (lambda r: r["value"] >= 0.5) if violation_if == "high" else (lambda r: r["value"] < 0.5)
-    groups: dict[str, list[dict]] = defaultdict(list)
+    rows = judgement.coverage([r for r in mine if r.get("metric") == metric], violated=bad)
+    violated = defaultdict(list)
     for r in usable:
-        groups[_row(r)].append(r)
-    violated = {g: [r for r in rs if bad(r)] for g, rs in groups.items()}
-    held = sorted(g for g, b in violated.items() if not b)
-    failed = sorted(g for g, b in violated.items() if b)
-    untested: dict[str, str] = {}
-    for r in mine:
-        if r.get("metric") == metric and r.get("outcome") in ("not-tested", "inconclusive") and _row(r) not in groups:
-            untested.setdefault(_row(r), (r.get("details") or {}).get("reason", "not run"))
-    flagged = sorted({_row(r): ", ".join(a["id"] for a in (r.get("details") or {}).get("advisories", []))
+        if bad(r):
+            violated[judgement.row_of(r)].append(r)
+    held, failed = rows.of("held"), rows.of("violated")  # a row mostly inconclusive is neither
+    if not held and not failed:
+        return None
+    flagged = sorted({judgement.row_of(r): ", ".join(a["id"] for a in (r.get("details") or {}).get("advisories", []))
                       for r in records if r.get("metric") == "known_advisories" and r.get("value")}.items())
     word = "supported" if not failed else "refuted" if not held else "partly-supported"
     n_bad = sum(len(b) for b in violated.values())
@@ -278,11 +268,9 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), fi
         summary += f"; violated: {'; '.join(shown)}"
     if held:
         summary += f"; held: {', '.join(held)}"
-    if untested:
-        summary += "; not tested: " + "; ".join(f"{g} ({why[:120]})" for g, why in sorted(untested.items()))
     if flagged:
         summary += "; in a known advisory's range: " + "; ".join(f"{row} ({ids})" for row, ids in flagged)
-    figures = {"n": len(usable), "violations": n_bad, "held": held, "violated": failed, "not_tested": sorted(untested),
+    figures = {"n": len(usable), "violations": n_bad, "held": held, "violated": failed,
                "advisory_rows": [row for row, _ in flagged]}
     if controls:
         escaped = sum(1 for r in controls if r["value"] >= 1)
@@ -334,23 +322,43 @@ RULES = {
 }
 
 
-def decide(claim: Claim, records: list[dict], not_tested_reason: str, untested: list[str] = ()) -> Verdict:
-    """The verdict for one claim from the records that name it. `untested`: skip reasons of
-    rows that would have given evidence; a decided verdict names them, so a claim decided on
-    CPU rows alone says that the GPU rows were not tested."""
+def _violated(claim: Claim):
+    """The rule's side of one decided record, for judgement.coverage: True (violates), False, None (straddles)."""
+    rule = claim.rule
+    if rule["name"] in ("all_above", "all_below"):
+        above = rule["name"] == "all_above"
+        return lambda r: {"pass": False, "fail": True}.get(_side(r, rule["threshold"], above))
+    if rule["name"] == "sandbox_rows" and rule.get("violation_if") == "low":
+        return lambda r: judgement.number(r["value"]) < 0.5
+    return None  # value >= 0.5 violates (escapes, mismatches); for the other rules only "decided" matters
+
+
+def decide(claim: Claim, records: list[dict], not_tested_reason: str, skips: list[dict] = (),
+           errors: list[dict] = ()) -> Verdict:
+    """The verdict for one claim from the records that name it, with its coverage: every row the
+    run selected (from records, skipped tests and failed tests, `{"row", "reason"}`) is either
+    decided or named with why not. A word that rests on fewer rows than were selected is shown
+    with its coverage; a claim whose rows all proved nothing is inconclusive, not supported."""
     params = {k: v for k, v in claim.rule.items() if k not in ("name", "require_targets")}
     mine = [r for r in records if r.get("claim") == claim.id]
+    cov = judgement.coverage([r for r in mine if r.get("metric") == params.get("metric")], violated=_violated(claim), skips=skips, errors=errors,
+                             exclude_forms=tuple(params.get("exclude_forms") or ()))
     result = RULES[claim.rule["name"]](mine, **params) if mine else None
     if result is None:
-        reason = not_tested_reason if not mine else f"{len(mine)} records, none usable for metric {params.get('metric')} ({not_tested_reason})"
-        return Verdict(claim, "not-tested", reason)
+        if cov.of("inconclusive"):
+            return Verdict(claim, "inconclusive", f"no row decided it: {_untested_text(cov)}", {}, cov.to_dict(), "inconclusive")
+        reason = not_tested_reason if not mine else f"{len(mine)} records, none decided ({_untested_text(cov)})"
+        return Verdict(claim, "not-tested", reason, {}, cov.to_dict(), "not-tested")
     word, summary, figures = result
     if claim.rule.get("require_targets"):
         word, summary, figures = require_targets(word, summary, figures, _usable(mine, params["metric"]),
                                                  claim.rule["require_targets"])
-    if untested:
-        reasons = sorted(set(untested))
-        summary += (f"; not tested here: {len(untested)} rows ({'; '.join(reasons[:2])}"
-                    f"{f'; +{len(reasons) - 2} more reasons' if len(reasons) > 2 else ''})")
-        figures = {**figures, "untested_rows": len(untested)}
-    return Verdict(claim, word, summary, figures)
+    if cov.untested:
+        summary += f"; coverage {cov.text()}: {_untested_text(cov)}"
+    return Verdict(claim, word, summary, figures, cov.to_dict(), judgement.qualify(word, cov))
+
+
+def _untested_text(cov: judgement.Coverage, limit: int = 8) -> str:
+    items = list(cov.untested.items())
+    more = f"; +{len(items) - limit} more rows" if len(items) > limit else ""
+    return "; ".join(f"{row} ({why[:140]})" for row, why in items[:limit]) + more

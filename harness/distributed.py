@@ -28,6 +28,7 @@ import pytest
 # Suites whose every test times something; elsewhere mark a test with @pytest.mark.exclusive.
 EXCLUSIVE_SUITES = ("performance", "agent")
 CLAIMS_PROPERTY = "wasm_claims"
+ROW_PROPERTY = "wasm_claims_row"  # the runtime or form a test gives evidence for (skips and failures name it)
 WORKER_KEY = "wasm_claims_records"
 # A record whose details carry ONCE_KEY is kept once per run (the first by test id).
 ONCE_KEY = "once_per_run"

@@ -44,6 +44,7 @@ class State:
         self.config = config
         self.records: list[dict] = []
         self.skips: list[dict] = []
+        self.errors: list[dict] = []  # failed or errored tests: error rows of their claims
         self.claims_of: dict[str, list[str]] = {}
         self.suites: list[str] = []
         self.forms: dict = {}
@@ -53,17 +54,24 @@ class State:
         self.counts = {"passed": 0, "failed": 0, "skipped": 0}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Count outcomes and keep every skip's reason for the claims the test would have tested."""
+        """Count outcomes; keep every skip's reason, and every failure as an error, for the claims
+        (and the row: runtime or form) the test would have given evidence for."""
         if report.when != "call" and not (report.skipped or report.failed):
             return
         outcome = "skipped" if report.skipped else "failed" if report.failed else "passed"
         self.counts[outcome] += 1
+        if outcome == "passed":
+            return
+        props = dict(report.user_properties)
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             reason = reason.removeprefix("Skipped: ")
-            claims = dict(report.user_properties).get(distributed.CLAIMS_PROPERTY, "").split()
-            for claim in claims or [None]:
-                self.skips.append({"test": report.nodeid, "claim": claim, "reason": reason})
+        else:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            reason = f"test {report.when} failed: " + (crash.message if crash is not None else str(report.longrepr)[-300:])
+        sink = self.skips if report.skipped else self.errors
+        for claim in props.get(distributed.CLAIMS_PROPERTY, "").split() or [None]:
+            sink.append({"test": report.nodeid, "claim": claim, "row": props.get(distributed.ROW_PROPERTY), "reason": reason[:500]})
 
 
 STATE = pytest.StashKey[State]()
@@ -251,6 +259,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("workload", workloads, ids=[w.name for w in workloads])
 
 
+def _row_of_item(item: pytest.Item) -> str | None:
+    """The row a test gives evidence for, from its parameters: the Wasm runtime, else the form."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if isinstance(params.get("runtime"), str):
+        return params["runtime"]
+    spec = params.get("form_spec")
+    if spec is not None and getattr(spec, "form", None):
+        return spec.runtime if spec.form == "wasm" and spec.runtime else spec.form
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
     for item in items:
@@ -258,6 +277,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         state.claims_of[item.nodeid] = ids
         if ids:  # travels with every report, to an xdist controller too
             item.user_properties.append((distributed.CLAIMS_PROPERTY, " ".join(ids)))
+            row = _row_of_item(item)
+            if row:
+                item.user_properties.append((distributed.ROW_PROPERTY, row))
 
 
 def _progress(config: pytest.Config):
@@ -383,7 +405,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "complete": not interrupted,
         **state.distributed.run_metadata(),
     }
-    doc = results_mod.build_results(distributed.combine(state.records), skips=state.skips,
+    doc = results_mod.build_results(distributed.combine(state.records), skips=state.skips, errors=state.errors,
                                     suites_run=state.suites or ["(custom)"], meta=meta)
     # An unfinished run goes to partial/ and leaves the last complete report where it was.
     target = out_dir / PARTIAL_DIR if interrupted else out_dir
@@ -401,5 +423,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.ensure_newline()
         reporter.write_sep("-", "wasm-claims verdicts" + (" (PARTIAL: the run was interrupted)" if interrupted else ""))
         for c in doc["claims"]:
-            reporter.write_line(f"{c['id']:10} {c['verdict']:17} {c['summary'][:140]}")
+            reporter.write_line(f"{c['id']:10} {c['label']:17} {c['summary'][:140]}")
         reporter.write_line(f"results: {target / 'results.json'}  report: {target / 'index.html'}")

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from harness import claims as claims_mod
-from harness import distributed
+from harness import distributed, judgement
 from harness import results as results_mod
 from harness.plugin import STATE
 from harness.report import decisions
@@ -105,6 +105,7 @@ class Rule:
     subject: str  # claim id, engine, workload; "" for parity
     metric: str  # "verdict" for claims
     want: object  # acceptable verdicts, a count, or {min, max}
+    terms: tuple = ()  # claims: (("rows", (...)), ("coverage", 0.5), ("allow_partial", True)) as the policy gave them
 
     @property
     def name(self) -> str:
@@ -113,7 +114,11 @@ class Rule:
     @property
     def expected(self) -> str:
         if self.section == "claims":
-            return "verdict " + " or ".join(self.want)
+            terms = dict(self.terms)
+            extra = ([f"rows {', '.join(terms['rows'])} tested"] if terms.get("rows") else []) + \
+                ([f"coverage >= {terms['coverage']}"] if terms.get("coverage") is not None else
+                 [] if terms.get("allow_partial") else ["on every selected row"])
+            return "verdict " + " or ".join(self.want) + "".join(f", {e}" for e in extra)
         if isinstance(self.want, int):
             return f"at most {self.want}"
         return " and ".join(f"{'at most' if k == 'max' else 'at least'} {fmt(v)}" for k, v in sorted(self.want.items()))
@@ -130,7 +135,10 @@ class Rule:
 
 
 def rules(policy: dict) -> list[Rule]:
-    out = [Rule("claims", cid, "verdict", tuple(v)) for cid, v in (policy.get("claims") or {}).items()]
+    out = [Rule("claims", cid, "verdict", tuple(v), ()) if isinstance(v, list) else
+           Rule("claims", cid, "verdict", tuple(v["verdict"]),
+                tuple(sorted((k, tuple(x) if isinstance(x, list) else x) for k, x in v.items() if k != "verdict")))
+           for cid, v in (policy.get("claims") or {}).items()]
     for section in ("engines", "workloads"):
         for subject, metrics in (policy.get(section) or {}).items():
             out += [Rule(section, str(subject), m, want) for m, want in metrics.items()]
@@ -158,6 +166,7 @@ class Context:
     forms: list[str] | None = None  # --form
     skip_unselected: bool = False  # the policy's `not_selected: skip`
     env: dict = field(default_factory=dict)  # results.environment(): versions for records that carry none
+    errors: list[dict] = field(default_factory=list)  # failed tests: error rows of their claims
 
     @functools.cached_property
     def facts(self) -> decisions.Facts:
@@ -166,7 +175,8 @@ class Context:
 
     @functools.cached_property
     def verdicts(self) -> dict[str, dict]:
-        doc = results_mod.build_results(self.records, skips=self.skips, suites_run=self.suites or ["(custom)"], meta={}, env={})
+        doc = results_mod.build_results(self.records, skips=self.skips, errors=self.errors,
+                                        suites_run=self.suites or ["(custom)"], meta={}, env={})
         return {c["id"]: c for c in doc["claims"]}
 
     def narrowed(self) -> str:
@@ -214,11 +224,33 @@ def _bounded(rule: Rule, values: list[tuple[str, float]], unit: str) -> Outcome:
     return Outcome("broken" if bad else "held", f"worst {fmt(worst[1])}{unit} ({text})", worst[1])
 
 
+def _coverage_gaps(rule: Rule, verdict: dict) -> list[str]:
+    """Why a verdict's word does not satisfy the rule's coverage terms: required rows that decided
+    nothing, a coverage fraction below the minimum, or (unless the policy allows it) partial coverage."""
+    terms, cov = dict(rule.terms), verdict.get("coverage") or {}
+    gaps = []
+    for row in terms.get("rows", ()):
+        if not any(judgement.base_row(t) == row or t == row for t in cov.get("tested", [])):
+            why = [f"{r}: {w}" for r, w in (cov.get("untested") or {}).items() if judgement.base_row(r) == row or r == row]
+            gaps.append(f"row {row} not tested" + (f" ({'; '.join(why)[:200]})" if why else " (no record or test named it)"))
+    fraction = float(cov.get("fraction", 0.0))
+    if terms.get("coverage") is not None and fraction < terms["coverage"]:
+        gaps.append(f"coverage {fraction:.2f} < {terms['coverage']} ({len(cov.get('tested', []))} of {cov.get('rows', 0)} rows)")
+    elif terms.get("coverage") is None and cov.get("partial") and not terms.get("allow_partial"):
+        gaps.append(f"the word rests on partial coverage ({verdict.get('label')}); not tested: "
+                    + "; ".join(f"{r} ({w[:100]})" for r, w in (cov.get("untested") or {}).items())[:400]
+                    + " (allow_partial: true or coverage: N accepts it)")
+    return gaps
+
+
 def _claim(rule: Rule, ctx: Context) -> Outcome:
     c = ctx.verdicts.get(rule.subject, {})
     verdict, summary = c.get("verdict", "not-tested"), c.get("summary", "")
     if verdict in rule.want:
-        return Outcome("held", f"{verdict}: {summary}")
+        gaps = _coverage_gaps(rule, c)
+        if gaps:
+            return Outcome("broken", f"{c.get('label', verdict)}, but " + "; ".join(gaps) + f": {summary}")
+        return Outcome("held", f"{c.get('label', verdict)}: {summary}")
     if verdict == "not-tested" and ctx.skip_unselected and ctx.narrowed():
         return Outcome("not-run", f"{verdict} with this run's narrowed selection ({ctx.narrowed()}): {summary}")
     return Outcome("not-measured" if verdict == "not-tested" else "broken", f"{verdict}: {summary}")
@@ -358,7 +390,7 @@ def _context(config: pytest.Config) -> Context:
         state = config.stash[STATE]
         gate["context"] = Context(distributed.combine(state.records), state.suites, state.skips,
                                   {w.name for w in state.workloads}, gate["known_workloads"], config.getoption("runtime"),
-                                  config.getoption("form"), gate["skip"], results_mod.environment())
+                                  config.getoption("form"), gate["skip"], results_mod.environment(), state.errors)
     return gate["context"]
 
 
@@ -450,7 +482,8 @@ def context_from(doc: dict, skip_unselected: bool, known_workloads: set[str]) ->
     return Context([r for r in doc.get("records", []) if r.get("suite") != decisions.POLICY_SUITE],
                    [s for s in run.get("suites") or [] if s in results_mod.SUITES], doc.get("skips") or [],
                    set(run["workloads"]) if run.get("workloads") else None, known_workloads,
-                   selection.get("runtimes"), selection.get("forms"), skip_unselected, doc.get("environment") or {})
+                   selection.get("runtimes"), selection.get("forms"), skip_unselected, doc.get("environment") or {},
+                   doc.get("errors") or [])
 
 
 def write_junit(path: Path, policy_path: Path, judged: list[tuple[Rule, Outcome]]) -> None:

@@ -124,10 +124,12 @@ def environment() -> dict:
 
 
 def build_results(records: list[dict], *, skips: list[dict], suites_run: list[str], meta: dict,
-                  env: dict | None = None) -> dict:
-    """The whole results document, verdicts included."""
+                  env: dict | None = None, errors: list[dict] = ()) -> dict:
+    """The whole results document, verdicts included. `errors`: tests that failed or errored
+    (a harness failure), which reach their claims' verdicts as error rows, never as passes."""
     verdicts = [claims.decide(c, records, _not_tested_reason(c, skips, suites_run),
-                              [s["reason"] for s in skips if s.get("claim") == c.id]).to_dict()
+                              [s for s in skips if s.get("claim") == c.id],
+                              [e for e in errors if e.get("claim") == c.id]).to_dict()
                 for c in claims.registry()]
     return {
         "schema": SCHEMA,
@@ -136,6 +138,7 @@ def build_results(records: list[dict], *, skips: list[dict], suites_run: list[st
         "claims": verdicts,
         "records": records,
         "skips": skips,
+        "errors": list(errors),
     }
 
 
@@ -239,7 +242,7 @@ def merge(paths: list[Path]) -> dict:
     docs = [load(p) for p in paths]
     machines: dict[str, dict] = {}
     shards: dict[str, dict[str | None, set[str]]] = {}  # machine -> shard -> test ids
-    records, skips, suites = [], [], []
+    records, skips, errors, suites = [], [], [], []
     for path, doc in zip(paths, docs):
         env = doc["environment"]
         key = f"{env.get('machine', '?')}/{env.get('arch', '?')}"
@@ -247,6 +250,7 @@ def merge(paths: list[Path]) -> dict:
         machines[key] = env
         records += [_on_machine(r, key, env) for r in doc["records"]]
         skips += [{**s, "machine": key} for s in doc.get("skips", [])]
+        errors += [{**e, "machine": key} for e in doc.get("errors", [])]
         suites += [s for s in doc["run"].get("suites", []) if s not in suites]
     records = combine(records)
     records += cross_machine_records(records)
@@ -254,7 +258,7 @@ def merge(paths: list[Path]) -> dict:
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     if any(None not in s for s in shards.values()):
         meta["shards"] = {m: sorted(s) for m, s in shards.items() if None not in s}
-    merged = build_results(records, skips=skips, suites_run=suites, meta=meta, env={"machines": machines})
+    merged = build_results(records, skips=skips, errors=errors, suites_run=suites, meta=meta, env={"machines": machines})
     return merged
 
 

@@ -41,8 +41,10 @@ def test_no_escapes_names_runtimes():
 
 def test_inconclusive_records_do_not_decide():
     c = next(c for c in claims.registry() if c.id == "SAFETY-2")
-    v = claims.decide(c, [rec("SAFETY-2", "escape", 0, outcome="inconclusive")], "no canary")
-    assert v.verdict == "not-tested"
+    v = claims.decide(c, [rec("SAFETY-2", "escape", 0, outcome="inconclusive", runtime="wasmtime-py",
+                              details={"reason": "positive control failed"})], "no canary")
+    assert v.verdict == "inconclusive" and "positive control failed" in v.summary
+    assert v.coverage["tested"] == [] and "wasmtime-py" in v.coverage["untested"]
 
 
 def test_missing_evidence_is_not_tested_with_reason():

@@ -211,3 +211,37 @@ def test_results_judged_after_the_run(tmp_path, capsys):
     assert [r["details"]["rule"] for r in doc["records"] if r["suite"] == "policy"] == list(cases)
     assert policy.main([str(tmp_path / "none.yaml"), str(FIXTURE)]) == 2
     assert "cannot read the policy" in capsys.readouterr().err
+
+
+def _safety2_ctx(errors=(), skips=()):
+    recs = [{"suite": "security", "test": "t", "claim": "SAFETY-2", "metric": "escape", "value": 0, "form": "wasm",
+             "runtime": "wasmtime-py", "outcome": "denied", "details": {"runtime_version": "41.0.0"}}]
+    return ctx(recs, suites=["security"], skips=list(skips), errors=list(errors))
+
+
+MISSING_WASMEDGE = [{"test": "t[wasmedge]", "claim": "SAFETY-2", "row": "wasmedge", "reason": "wasmedge: not on PATH"}]
+
+
+def test_claim_rule_on_partial_coverage_fails_unless_allowed():
+    c = _safety2_ctx(skips=MISSING_WASMEDGE)
+    out = evaluate(Rule("claims", "SAFETY-2", "verdict", ("supported",)), c)
+    assert out.status == "broken" and "partial coverage" in out.measured and "wasmedge: not on PATH" in out.measured
+    assert evaluate(Rule("claims", "SAFETY-2", "verdict", ("supported",), (("allow_partial", True),)), c).status == "held"
+    assert evaluate(Rule("claims", "SAFETY-2", "verdict", ("supported",), (("coverage", 0.5),)), c).status == "held"
+    assert evaluate(Rule("claims", "SAFETY-2", "verdict", ("supported",), (("coverage", 1.0),)), c).status == "broken"
+    assert evaluate(Rule("claims", "SAFETY-2", "verdict", ("supported",)), _safety2_ctx()).status == "held"
+
+
+def test_claim_rule_requires_its_rows():
+    rule = policy.rules({"claims": {"SAFETY-2": {"verdict": ["supported"], "rows": ["wasmtime-py", "wasmedge"],
+                                                 "allow_partial": True}}})[0]
+    out = evaluate(rule, _safety2_ctx(skips=MISSING_WASMEDGE))
+    assert out.status == "broken" and "row wasmedge not tested (wasmedge: not-tested: wasmedge: not on PATH)" in out.measured
+    out = evaluate(rule, _safety2_ctx(errors=[{**MISSING_WASMEDGE[0], "reason": "boom"}]))
+    assert out.status == "broken" and "wasmedge: error: boom" in out.measured
+    assert "rows wasmtime-py, wasmedge tested" in rule.expected
+
+
+def test_example_policy_requires_rows():
+    rule = next(r for r in policy.rules(policy.load(EXAMPLE)) if r.subject == "SAFETY-2")
+    assert dict(rule.terms)["rows"]

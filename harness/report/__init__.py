@@ -98,7 +98,7 @@ def render_markdown(doc: dict, v: dict | None = None) -> str:
     for c in v["verdicts"]:
         why = c["summary"] + (f" — to enable: {c['enable']}" if c["enable"] else "")
         tested = "; ".join(x for x in (", ".join(c["forms"]), ", ".join(c["runtimes"]), ", ".join(c["arches"])) if x) or "–"
-        lines.append(f"| {c['id']} | **{c['verdict']}** | {_md(why)} | {_md(tested)} |")
+        lines.append(f"| {c['id']} | **{c['label']}** | {_md(why)} | {_md(tested)} |")
     counts = ", ".join(f"{n} {w}" for w, n in v["counts"].items() if n)
     return (f"# wasm-claims verdicts\n\n{counts}.\n\n" + "\n".join(lines) + "\n"
             + _markdown_policy(v["decide"]["policy"]) + _markdown_decisions(v["decide"]))

@@ -20,12 +20,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from harness import judgement
 from harness.report.charts import details_of, fmt, fmt_bytes, is_emulated, number
 
 FORM_ORDER = ("native", "wasm", "python-process", "container")
 DEFAULT_LANGUAGE = {"native": "c", "wasm": "c", "python-process": "python", "container": "python"}
 PARITY_METRICS = {"output_mismatch", "wasm_output_mismatch", "nn_parity_violation", "nn_baseline_parity_violation"}
-NOT_COUNTED = {"inconclusive", "skipped", "not-run", "not-tested", "error"}  # outcomes that neither hold nor fail a check
 MAX_WORKLOADS = 60  # decision tables on the page; the policy sees every workload
 MAX_WORKLOADS_MD = 200  # in summary.md (CI step summaries are limited to about 1 MB)
 NOT_TESTED = "not tested"
@@ -136,8 +136,9 @@ def category(r: dict) -> str | None:
 
 
 def counted(r: dict) -> bool:
-    """A check that was actually decided (not inconclusive, skipped or unmeasured)."""
-    return str(r.get("outcome") or "") not in NOT_COUNTED and r.get("value") is not None
+    """A check that was actually decided (not inconclusive, not tested or a harness error): the
+    same judgement claims.py's verdicts use (harness/judgement.py)."""
+    return judgement.decided(r)
 
 
 def is_finding(r: dict) -> bool:

@@ -87,6 +87,8 @@ def verdict_rows(doc: dict, grouped: dict[str, list[dict]]) -> list[dict]:
             "title": "", "note": "", "summary": "", "suite": "", **c,
             "rule_text": f"rule {rule.get('name', '?')} on metric {rule.get('metric', '?')}" + (f", {params}" if params else ""),
             "colour": VERDICT_COLOURS.get(c["verdict"], "#6e7781"),
+            "label": c.get("label") or c["verdict"], "coverage": c.get("coverage") or {},
+            "partial": bool((c.get("coverage") or {}).get("partial")),
             "forms": _tested_on(recs, "form"), "runtimes": _tested_on(recs, "runtime"),
             "arches": _tested_on(recs, "arch"), "machines": _tested_on(recs, "machine"),
             "emulated": sorted({str(r.get("arch")) for r in recs if is_emulated(r)}),
