@@ -268,9 +268,14 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), fi
         summary += f"; violated: {'; '.join(shown)}"
     if held:
         summary += f"; held: {', '.join(held)}"
+    listed = [r for r in mine if r.get("metric") == metric and r.get("outcome") in judgement.LISTED]
+    if listed:  # findings that are no escape (a spec deviation...): shown beside the word, never against the row
+        seen = list(dict.fromkeys(f"{judgement.row_of(r)}: {(r.get('details') or {}).get('probe', '')} {r['outcome']}: "
+                                  f"{str((r.get('details') or {}).get('reason', ''))[:140]}" for r in listed))
+        summary += f"; other findings (no effect outside): {'; '.join(seen[:6])}" + (f"; +{len(seen) - 6} more" if len(seen) > 6 else "")
     if flagged:
         summary += "; in a known advisory's range: " + "; ".join(f"{row} ({ids})" for row, ids in flagged)
-    figures = {"n": len(usable), "violations": n_bad, "held": held, "violated": failed,
+    figures = {"n": len(usable), "violations": n_bad, "held": held, "violated": failed, "other_findings": len(listed),
                "advisory_rows": [row for row, _ in flagged]}
     if controls:
         escaped = sum(1 for r in controls if r["value"] >= 1)

@@ -98,3 +98,9 @@ def test_build_results_carries_errors_into_verdicts():
                                                            "reason": "boom"}], suites_run=["security"], meta={}, env={})
     safety2 = next(c for c in doc["claims"] if c["id"] == "SAFETY-2")
     assert safety2["coverage"]["untested"] == {"wasmer": "error: boom"} and doc["errors"][0]["row"] == "wasmer"
+
+
+def test_spec_deviation_is_listed_beside_the_word_not_against_the_row():
+    dev = esc(0, outcome="spec-deviation", probe="res-iovec-wrap", reason="fd_read accepted an invalid buffer")
+    v = claims.decide(claim("SAFETY-2"), [dev, esc(0)], "")
+    assert v.verdict == "supported" and "other findings (no effect outside)" in v.summary and "res-iovec-wrap" in v.summary

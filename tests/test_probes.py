@@ -96,8 +96,10 @@ CAPS = RUNTIMES["wasmtime-py"].capabilities
     (_run(), _run("native"), "inconclusive"),  # positive control failed: never denied
     (_run(), ESCAPED_NATIVE, "denied"),
     (_run(trap="memory-out-of-bounds", exit_code=None), ESCAPED_NATIVE, "trapped"),
+    (_run(trap="unreachable", exit_code=None, stdout=b""), ESCAPED_NATIVE, "inconclusive"),  # trapped before any attempt
     (_run(signal=11, exit_code=None), ESCAPED_NATIVE, "host-crashed"),
-    (_run(timed_out=True, exit_code=None), ESCAPED_NATIVE, "killed"),
+    (_run(timed_out=True, exit_code=None), ESCAPED_NATIVE, "inconclusive"),  # a harness time-out proves nothing
+    (_run(timed_out=True, exit_code=None, trap="interrupt"), ESCAPED_NATIVE, "inconclusive"),
     (_run(exit_code=1, stdout=b"", stderr=b"Error: unknown import: `wasi_snapshot_preview1::sock_open`"), ESCAPED_NATIVE, "denied"),
     (_run(exit_code=3, stdout=b""), ESCAPED_NATIVE, "inconclusive"),
     (_run(exit_code=1, stdout=b"", stderr=b"error while executing at wasm backtrace:\n 0: 0x1 - f\n\nCaused by:\n    Pointer out of bounds"),
@@ -132,11 +134,28 @@ def test_tally_keeps_the_worst_conclusive_outcome():
     for word in ("inconclusive", "denied", "denied", "trapped"):
         t.add(runner.Judgement(word, 0, word), (), 0.1)
     assert t.worst == "denied" and t.escape == 0 and t.details()["outcomes"]["inconclusive"] == 1
+    assert t.details()["inconclusive_runs"] == 1
     t.add(runner.Judgement("escaped", 1, "seen"), ("p",), 0.1)
     assert t.worst == "escaped" and t.escape == 1 and t.details()["params"] == "('p',)"
     only = runner.Tally()
     only.add(runner.Judgement("inconclusive", 0, "x"), (), 0)
     assert only.worst == "inconclusive"
+
+
+def test_tally_with_more_inconclusive_than_conclusive_runs_is_inconclusive():
+    t = runner.Tally()
+    for _ in range(11):
+        t.add(runner.Judgement("inconclusive", 0, "positive control failed"), (), 0.1)
+    t.add(runner.Judgement("denied", 0, "finished"), (), 0.1)
+    assert t.worst == "inconclusive" and t.escape == 0 and t.details()["reason"] == "positive control failed"
+    t.add(runner.Judgement("spec-deviation", 0, "accepted"), (), 0.1)
+    assert t.worst == "spec-deviation" and t.escape == 0  # a finding is shown, but is no escape
+
+
+def test_a_hang_is_a_failure_only_where_the_probe_says_so():
+    loop = probe("fs-symlink-loop")
+    j = runner.judge(loop, _run(timed_out=True, exit_code=None), capabilities=CAPS, control=None, choices="a/secret.txt")
+    assert j.outcome == "host-crashed" and j.escape == 1 and "hung" in j.reason
 
 
 def test_wasi_grants_reach_each_runtime_and_the_default_is_unchanged(tmp_path):
@@ -205,3 +224,19 @@ def test_a_zero_length_iovec_array_past_memory_is_no_escape():
     report = {"MEMSIZE": [0x1070000], "RESULT": ["errno=0 n=0"]}
     assert _judge_iovec((0x7FFFFFC0, 0, 2), report) is None
     assert "iovec array" in _judge_iovec((0x7FFFFFC0, 1, 2), report)
+
+
+def test_an_invalid_buffer_whose_bytes_stay_inside_memory_is_a_spec_deviation():
+    """wasmtime-py 20.0.0: fd_read accepted an iovec at 0xfde8 of length 0xffffffff and moved 8
+    bytes, which landed inside linear memory: a deviation from the spec, no escape. The same call
+    moving bytes past the end is an escape."""
+    from harness.probes.registry import _judge_iovec
+
+    inside = {"MEMSIZE": [0x20000], "RESULT": ["errno=0 n=8"]}
+    word, why = _judge_iovec((0xFDE8, 0xFFFFFFFF, 1), inside)
+    assert word == "spec-deviation" and "no effect outside" in why
+    j = runner.judge(probe("res-iovec-wrap"), _run(report={**inside, "D": [0]}), capabilities=CAPS, control=None,
+                     choices=(0xFDE8, 0xFFFFFFFF, 1))
+    assert j.outcome == "spec-deviation" and j.escape == 0
+    past = {"MEMSIZE": [0x10000], "RESULT": ["errno=0 n=600"]}
+    assert "written to outside linear memory" in _judge_iovec((0xFDE8, 0xFFFFFFFF, 1), past)

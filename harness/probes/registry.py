@@ -39,7 +39,7 @@ class Probe:
     native: bool  # a native run of the same source is the positive control
     choices: Callable[[], st.SearchStrategy] = lambda: st.just(())
     render: Callable = lambda ch, lay: {}  # (choices, Layout) -> dict (C) or list of u32 (WAT)
-    judge: Callable | None = None  # (choices, report) -> reason if the report shows an escape
+    judge: Callable | None = None  # (choices, report) -> reason if the report shows an escape, or (word, reason)
     expect_trap: Callable | None = None  # (choices) -> True/False if a trap is (not) the right answer, None: depends
     needs_readonly: bool = False  # the escape is a write to the read-only preopen
     no_native_reason: str = ""
@@ -47,6 +47,7 @@ class Probe:
     # The positive control is the same guest under the same runtime with the network granted
     # (WasiSetup.network): proof that the probe speaks that runtime's ABI and can get out.
     grant_control: bool = False
+    hang_is_failure: bool = False  # the criterion says a hang is a failure (a loop must end in ELOOP), not inconclusive
 
     def stdin(self, choices, lay: "P.Layout") -> bytes:
         """The guest's parameters: key=hex lines (C, with the layout) or u32 words (WAT, component)."""
@@ -138,7 +139,10 @@ def _judge_random(ch, report) -> str | None:
     return None
 
 
-def _judge_iovec(ch, report) -> str | None:
+def _judge_iovec(ch, report):
+    """An escape only where bytes moved outside linear memory (fd_write read them, fd_read wrote
+    them) or the host read an iovec array past the end; a runtime that accepted an invalid buffer
+    but moved bytes only inside memory deviates from the spec with no effect outside."""
     ptr, length, mode = ch
     got = _c_result(report)
     if not got or got[1] != 0:
@@ -146,10 +150,14 @@ def _judge_iovec(ch, report) -> str | None:
     mem, _, n = got
     span = 8 * length if mode == 2 else length
     # a zero-length array touches no byte wherever it points: accepting it is no escape
-    if span and ptr + span > mem and (n > 0 or mode == 2):
-        what = "iovec array" if mode == 2 else "buffer"
-        return f"{'fd_read' if mode == 1 else 'fd_write'} accepted an {what} at {ptr:#x}+{span:#x}, past the {mem:#x}-byte memory ({n} bytes moved)"
-    return None
+    if not span or ptr + span <= mem or (n == 0 and mode != 2):
+        return None
+    call, what = ("fd_read" if mode == 1 else "fd_write"), ("iovec array" if mode == 2 else "buffer")
+    accepted = f"{call} accepted an {what} at {ptr:#x}+{span:#x}, past the {mem:#x}-byte memory ({n} bytes moved)"
+    if mode == 2 or ptr + n > mem:
+        return accepted + (": the host read iovecs outside linear memory" if mode == 2 else
+                           f": bytes {'written to' if mode == 1 else 'read from'} outside linear memory")
+    return "spec-deviation", accepted + f", all of them inside linear memory (up to {ptr + n:#x}): no effect outside"
 
 
 def _judge_grow(ch, report: dict) -> str | None:
@@ -225,6 +233,7 @@ PROBES: tuple[Probe, ...] = (
           lambda ch, lay: {"n": ch[0], "target": ch[1].render(lay)}),
     Probe("fs-symlink-loop", "filesystem", "c", "fs_symlink_loop", "any canary reached (a loop must end in ELOOP, not a hang or a crash)", False,
           lambda: st.sampled_from(["a/secret.txt", "a/../../outside/secret.txt", "b/..", "a//"]), lambda ch, lay: {"path": ch},
+          hang_is_failure=True,
           no_native_reason="natively a symlink loop ends in ELOOP too: there is nothing to escape to"),
     # environment and network
     Probe("env-read-canary", "environment", "c", "env_getenv", "the canary variable's token in the output", True),

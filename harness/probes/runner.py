@@ -1,15 +1,18 @@
 """Runs one probe once, in one form, against freshly planted canaries, and judges the run.
 
-The word for a run (`outcome`) is one of denied, trapped, killed, escaped, host-crashed,
-inconclusive. It is decided in this order: a canary reached, or a guest report the harness can
+The word for a run (`outcome`) is one of denied, trapped, escaped, out-of-bounds-access,
+host-crashed, spec-deviation (accepted what the spec rejects, no effect outside), inconclusive.
+It is decided in this order: a canary reached, or a guest report the harness can
 check showing an access outside the sandbox, is an escape (observed, whatever else failed); a
 canary that was not in place makes the run prove nothing (inconclusive); so does a write to
 the read-only folder under a runtime that cannot make one read-only; a runtime that died is a
 host crash; a runtime that refused to link the guest (it lacks the import) denied it, with no
 control needed since the guest never ran; where a positive control ran (natively, or the same
 guest under the same runtime with the network granted) and it did not escape, the Wasm run
-proves nothing (inconclusive, "positive control failed"), never denied; then killed (a
-deadline), trapped, or denied (the guest finished and reached nothing).
+proves nothing (inconclusive, "positive control failed"), never denied; a run stopped by a
+deadline did not finish its attempts (inconclusive, unless the probe says a hang is the
+failure: host-crashed); a C guest that trapped before its first report line tried nothing
+(inconclusive); then trapped, or denied (the guest finished and reached nothing).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import canary as canary_mod
+from harness import judgement
 from harness.outcome import Outcome
 from harness.probes import sockabi
 from harness.probes.params import Layout
@@ -28,9 +32,11 @@ from harness.probes.registry import Probe
 from harness.process import run_process
 from harness.runtimes import Preopen, Session, WasiSetup
 
-OUTCOMES = ("denied", "trapped", "killed", "escaped", "out-of-bounds-access", "host-crashed", "not-tested", "inconclusive")
-RANK = {"escaped": 6, "out-of-bounds-access": 5, "host-crashed": 4, "killed": 3, "trapped": 2, "denied": 2, "inconclusive": 0}
-FINDINGS = ("escaped", "out-of-bounds-access", "host-crashed")  # count against SAFETY-2
+OUTCOMES = ("denied", "trapped", "killed", "escaped", "out-of-bounds-access", "host-crashed", "spec-deviation",
+            "not-tested", "inconclusive")
+RANK = {"escaped": 6, "out-of-bounds-access": 5, "host-crashed": 4, "spec-deviation": 3, "killed": 2, "trapped": 2,
+        "denied": 2, "inconclusive": 0}
+FINDINGS = judgement.AGAINST_ROW  # count against SAFETY-2; spec-deviation is listed beside it, no escape
 PROBE_TIMEOUT_S = 5.0
 GUEST_RW, GUEST_RO = canary_mod.GUEST_RW, canary_mod.GUEST_RO
 # A runtime that lacks an import the guest needs refuses to instantiate it (wasmtime, V8's
@@ -139,8 +145,9 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
     if hits:  # observed: an escape even if another canary failed
         return Judgement("escaped", 1, "; ".join(f"{h.canary}: {h.how}" for h in hits))
     seen = p.judge(choices, run.report) if p.judge is not None and choices is not None else None
-    if seen:
-        return Judgement("escaped", 1, seen)
+    if seen:  # a reason (an escape), or (finding word, reason) for what is no escape, e.g. a spec deviation
+        word, why = seen if isinstance(seen, tuple) else ("escaped", seen)
+        return Judgement(word, int(word in FINDINGS), why)
     if run.missing:
         return Judgement("inconclusive", 0, f"canary missing: {'; '.join(run.missing)}")
     if ro_hits and p.needs_readonly:
@@ -158,12 +165,16 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
         what = "native run" if control.form == "native" else f"{control.form} with the network granted"
         why = f"canary missing in the {what}" if control.missing else f"{what}: {control.outcome.describe()[:160]}"
         return Judgement("inconclusive", 0, f"positive control failed ({why})")
-    if out.timed_out:
+    if out.timed_out:  # the guest did not finish its attempts: that proves nothing, unless a hang is the failure
         by = "the runtime's own deadline (epoch/fuel)" if out.trap else "the harness's timeout (the runtime has no deadline of its own)"
-        return Judgement("killed", 0, f"stopped by {by} after {out.wall_s:.1f}s")
+        if p.hang_is_failure and run.form != "native":
+            return Judgement("host-crashed", 1, f"hung: stopped by {by} after {out.wall_s:.1f}s, where {p.escape}")
+        return Judgement("inconclusive", 0, f"stopped by {by} after {out.wall_s:.1f}s before it finished its attempts")
     if out.trap is not None and must_trap is False and p.category == "memory" and "bounds" in out.trap:
         return Judgement("out-of-bounds-access", 1, f"trap {out.trap} where the spec says the access is in bounds: "
                                                     "the engine's access left linear memory")
+    if out.trap is not None and p.language == "c" and run.form != "native" and not out.stdout.strip():
+        return Judgement("inconclusive", 0, f"trap {out.trap} before the probe's first attempt (no report line): nothing was tried")
     if out.trap is not None:
         wrong = must_trap is False
         return Judgement("trapped", 0, f"trap {out.trap}" + (" where the spec says no trap (a semantics bug, not an escape)" if wrong else ""))
@@ -201,12 +212,16 @@ class Tally:
 
     @property
     def worst(self) -> str:
-        if not self.outcomes:
-            return "inconclusive"
+        """A finding observed in any run is the word (observed is observed); otherwise the runs
+        decide only when the conclusive ones outnumber the inconclusive ones (a probe whose
+        positive control failed 11 times and that was denied once proves nothing)."""
+        found = [o for o in self.outcomes if o in FINDINGS or o in judgement.LISTED]
+        if found:
+            return max(found, key=lambda o: (RANK.get(o, 3), self.outcomes[o]))
         conclusive = [o for o in self.outcomes if o != "inconclusive"]
-        if not conclusive:
+        if not conclusive or sum(self.outcomes[o] for o in conclusive) <= self.outcomes["inconclusive"]:
             return "inconclusive"
-        return max(conclusive, key=lambda o: (RANK[o], self.outcomes[o]))
+        return max(conclusive, key=lambda o: (RANK.get(o, 2), self.outcomes[o]))
 
     @property
     def escape(self) -> int:
@@ -216,6 +231,7 @@ class Tally:
         worst = self.worst
         reason, choices = self.first.get(worst, ("no runs", ""))
         out = {"reason": reason, "params": choices, "examples": sum(self.outcomes.values()),
-               "outcomes": dict(self.outcomes), "wall_s": round(self.wall_s, 3)}
-        others = {o: f"{r} (input: {c})" for o, (r, c) in self.first.items() if o in FINDINGS and o != worst}
+               "inconclusive_runs": self.outcomes["inconclusive"], "outcomes": dict(self.outcomes), "wall_s": round(self.wall_s, 3)}
+        others = {o: f"{r} (input: {c})" for o, (r, c) in self.first.items()
+                  if (o in FINDINGS or o in judgement.LISTED) and o != worst}
         return out | ({"other_findings": others} if others else {})
