@@ -13,13 +13,9 @@ trapped result), so the report says plainly that Wasm protects the host, not the
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass, field
-
 import pytest
-from hypothesis import given, settings
 
-from harness import compare, strategies
+from harness import compare, faultsearch, strategies
 from harness.forms import FormUnavailable
 from harness.forms.embedded import open_embedded
 from harness.plugin import _progress
@@ -27,97 +23,9 @@ from harness.plugin import _progress
 pytestmark = pytest.mark.workloads(lambda w: w.defect is not None and "c" in w.sources,
                                   needs="a workload with a planted defect and a C source (record-parser)")
 
-SWEEP_LENGTHS = (96, 128, 256, 512, 1024, 2048, 4096)  # the fallback when the search finds nothing
-
-
-@dataclass
-class Search:
-    """What one fault search did: the minimal input, and how it was found."""
-
-    found: bytes | None = None
-    reason: str = ""
-    found_by: str = "hypothesis"
-    examples: int = 0  # property calls in all (generation + shrinking)
-    examples_to_find: int | None = None  # calls until the first failure
-    notes: list[str] = field(default_factory=list)
-
-    def details(self) -> dict:
-        return {"found_by": self.found_by if self.found is not None else None, "examples": self.examples, "examples_to_find": self.examples_to_find,
-                "max_examples": settings().max_examples, "database": "none (a fresh search every run)",
-                "minimal_input_hex": self.found.hex() if self.found is not None else None,
-                "minimal_input_bytes": len(self.found) if self.found is not None else None,
-                "fault": self.reason, "notes": self.notes}
-
-
-def _record(payload: bytes) -> bytes:
-    return struct.pack("<H", len(payload)) + payload
-
-
-def search_fault(strategy, fails) -> Search:
-    """Hypothesis with the active profile's budget; `fails(data)` -> why it faults, or None.
-    The last failing call is the shrunk minimum (Hypothesis replays it last)."""
-    result = Search()
-
-    @settings(database=None)
-    @given(strategy)
-    def prop(data: bytes):
-        result.examples += 1
-        why = fails(data)
-        if why:
-            if result.examples_to_find is None:
-                result.examples_to_find = result.examples
-            result.found, result.reason = data, why
-        assert why is None, why
-
-    try:
-        prop()
-    except Exception as exc:  # noqa: BLE001 - a failing property is the finding; anything else is a bug
-        if result.found is None:
-            raise
-        result.notes.append(f"hypothesis: {type(exc).__name__}")
-    return result
-
-
-def sweep_fault(fails, seeds: list[bytes]) -> Search:
-    """The fallback: the manifest's seeds, then single records of growing length (never the
-    trigger file), then bisection of the length down to the smallest that still faults."""
-    result = Search(found_by="seeds+size-sweep+bisect")
-    for data in seeds:
-        result.examples += 1
-        if fails(data):
-            result.found, result.reason, result.examples_to_find = data, fails(data), result.examples
-            return result
-    make = lambda n: _record(b"k=" + b"a" * (n - 2))  # noqa: E731
-    low = 64
-    for n in SWEEP_LENGTHS:
-        result.examples += 1
-        why = fails(make(n))
-        if why:
-            result.examples_to_find = result.examples
-            high = n
-            while high - low > 1:  # smallest faulting length in (low, high]
-                mid = (low + high) // 2
-                result.examples += 1
-                if fails(make(mid)):
-                    high = mid
-                else:
-                    low = mid
-            result.found = make(high)
-            result.reason = fails(result.found)
-            return result
-        low = n
-    return result
-
-
-def find_fault(fails, workload, scale: str, say) -> Search:
-    found = search_fault(strategies.defect_search(workload), fails)
-    if found.found is None and scale == "quick":
-        say(f"{workload.name}: the search found no fault in {found.examples} examples; trying seeds and a size sweep")
-        fallback = sweep_fault(fails, strategies.seed_inputs(workload))
-        fallback.examples += found.examples
-        fallback.notes.append(f"the Hypothesis search ran {found.examples} examples without a fault first")
-        return fallback
-    return found
+def find_fault(fails, workload, say) -> faultsearch.Search:
+    return faultsearch.find_fault(fails, strategies.defect_search(workload), strategies.seed_inputs(workload),
+                                  lambda msg: say(f"{workload.name}: {msg}"))
 
 
 def _open(workload, kind, say, **kwargs):
@@ -157,14 +65,14 @@ def test_crash_isolation(workload, reference, evidence, scale, pytestconfig):
     try:
         for kind in ("native", "wasm"):
             forms[kind] = _open(workload, kind, say)
-        _isolation(workload, forms, reference, ordinary, expected, evidence, scale, say)
+        _isolation(workload, forms, reference, ordinary, expected, evidence, say)
     finally:
         for form in forms.values():
             form.close()
 
 
-def _isolation(workload, forms, reference, ordinary, expected, evidence, scale, say):
-    searches = {kind: find_fault(_host_fault(form), workload, scale, say) for kind, form in forms.items()}
+def _isolation(workload, forms, reference, ordinary, expected, evidence, say):
+    searches = {kind: find_fault(_host_fault(form), workload, say) for kind, form in forms.items()}
     for kind, s in searches.items():
         say(f"{workload.name} {kind}-embedded: {'fault after ' + str(s.examples_to_find) if s.found else 'no fault in'} "
             f"{s.examples} examples")
@@ -193,8 +101,10 @@ def _isolation(workload, forms, reference, ordinary, expected, evidence, scale, 
                       warmup_ok=warmup.outcome.status == "ok", host_starts=form.host.starts - starts_before + 1,
                       artifact=form.details.get("artifact"))
         plugin_diff = compare.difference(reference.run(faulting), fault.outcome, workload.compare)
-        evidence.record("host_survived", int(fault.host_alive), "bool",
-                        outcome="host-survived" if fault.host_alive else "host-crashed",
+        unharmed = fault.host_alive and bool(fault.host_intact)  # SAFETY-1 needs both: alive, and its data intact
+        evidence.record("host_survived", int(unharmed), "bool",
+                        outcome="host-survived" if unharmed else "host-corrupted" if fault.host_alive else "host-crashed",
+                        host_alive=fault.host_alive, host_data_intact=fault.host_intact,
                         plugin_outcome=fault.outcome.describe(), plugin_vs_reference=plugin_diff or "agrees", host_signal=fault.outcome.signal,
                         guest_trap=fault.outcome.trap, restart_ok=restart_ok, **common)
         evidence.record("next_request_ok", int(next_ok), "bool", outcome="ok" if next_ok else "failed",
@@ -225,8 +135,7 @@ def test_guest_memory_safety(workload, reference, evidence, scale, pytestconfig)
         diff = compare.difference(expected, reply.outcome, workload.compare)
         return f"wrong result: {diff}" if diff else None
 
-    found = find_fault(corrupts, workload, scale, say)
-    assert found.found is not None or found.examples > 0
+    found = find_fault(corrupts, workload, say)
     corrupted = found.found is not None
     details = found.details()
     if corrupted:
@@ -242,9 +151,12 @@ def test_guest_memory_safety(workload, reference, evidence, scale, pytestconfig)
             next_request_same_instance_ok=compare.difference(expected_ordinary, after.outcome, workload.compare) is None)
     details["host_survived_all"] = all(alive for alive, _ in host_states)
     details["host_intact_all"] = all(bool(ok) for _, ok in host_states)
-    evidence.record("guest_memory_corrupted", int(corrupted), "bool", workload=workload, spec=form.spec,
-                    outcome="corrupted" if corrupted else "held", plugin_form="wasm-embedded",
+    # The defect is planted: a search that did not reach it tested nothing, so "held" would claim more than it saw.
+    evidence.record("guest_memory_corrupted", 1 if corrupted else None, "bool", workload=workload, spec=form.spec,
+                    outcome="corrupted" if corrupted else "inconclusive", plugin_form="wasm-embedded",
+                    reason=None if corrupted else f"the search did not reach the planted {workload.defect.kind} in "
+                                                  f"{found.examples} examples (Hypothesis, seeds and the size sweep)",
                     reading="Wasm protected the host (its data stayed intact), not the guest's own memory"
-                    if corrupted else "no input corrupted the guest within the budget", **details)
+                    if corrupted else "not tested: the planted defect was not reached", **details)
     form.close()
     assert details["host_survived_all"] and details["host_intact_all"], "a Wasm guest took down or corrupted its host"
