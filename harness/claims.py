@@ -221,12 +221,28 @@ def rule_no_escapes(records, metric, group_by="runtime", exclude_forms=()):
     if failed:
         first = bad[failed[0]][0]
         summary += f"; violated: {', '.join(failed)} (e.g. {_where(first)}: {first.get('details', {}).get('probe', first.get('test', ''))})"
-    figures = {"n": len(recs), "violations": n_bad, "held": held, "violated": failed}
+    listed, shown = _other_findings(recs, metric)
+    summary += shown
+    figures = {"n": len(recs), "violations": n_bad, "held": held, "violated": failed, "other_findings": len(listed)}
     if controls:
         escaped = sum(1 for r in controls if r["value"] >= 1)
         summary += f"; positive controls ({', '.join(sorted(set(exclude_forms)))}): {escaped} of {len(controls)} escaped"
         figures["controls"], figures["controls_escaped"] = len(controls), escaped
     return word, summary, figures
+
+
+def _other_findings(records: list[dict], metric: str) -> tuple[list[dict], str]:
+    """Findings that decide nothing against a row (a spec deviation, nondeterminism the spec
+    permits): the records and the summary text that shows them beside the word."""
+    listed = [r for r in records if r.get("metric") == metric and r.get("outcome") in judgement.LISTED]
+    if not listed:
+        return [], ""
+    seen = list(dict.fromkeys(
+        f"{judgement.row_of(r)}: {' '.join(str(x) for x in ((r.get('details') or {}).get('probe'), r.get('workload')) if x)} "
+        f"{r['outcome']}: {str((r.get('details') or {}).get('reason') or (r.get('details') or {}).get('difference') or '')[:140]}"
+        for r in listed))
+    return listed, f"; other findings (no effect outside, not against the row): {'; '.join(seen[:6])}" + (
+        f"; +{len(seen) - 6} more" if len(seen) > 6 else "")
 
 
 def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), findings: tuple[str, ...] = ()):
@@ -268,11 +284,8 @@ def rule_sandbox_rows(records, metric, violation_if="high", exclude_forms=(), fi
         summary += f"; violated: {'; '.join(shown)}"
     if held:
         summary += f"; held: {', '.join(held)}"
-    listed = [r for r in mine if r.get("metric") == metric and r.get("outcome") in judgement.LISTED]
-    if listed:  # findings that are no escape (a spec deviation...): shown beside the word, never against the row
-        seen = list(dict.fromkeys(f"{judgement.row_of(r)}: {(r.get('details') or {}).get('probe', '')} {r['outcome']}: "
-                                  f"{str((r.get('details') or {}).get('reason', ''))[:140]}" for r in listed))
-        summary += f"; other findings (no effect outside): {'; '.join(seen[:6])}" + (f"; +{len(seen) - 6} more" if len(seen) > 6 else "")
+    listed, shown = _other_findings(mine, metric)
+    summary += shown
     if flagged:
         summary += "; in a known advisory's range: " + "; ".join(f"{row} ({ids})" for row, ids in flagged)
     figures = {"n": len(usable), "violations": n_bad, "held": held, "violated": failed, "other_findings": len(listed),

@@ -41,3 +41,39 @@ def difference(expected: Outcome, actual: Outcome, cmp: Compare = Compare()) -> 
              min(len(expected.stdout), len(actual.stdout)))
     return (f"stdout differs at byte {i} (lengths {len(expected.stdout)} vs {len(actual.stdout)}): "
             f"{expected.stdout[i:i + 24]!r} vs {actual.stdout[i:i + 24]!r}")
+
+
+_F64_SIGN = 1 << 63
+_F64_EXP = 0x7FF << 52
+_F64_FRAC = (1 << 52) - 1
+
+
+def _is_f64_nan(token: bytes) -> int | None:
+    """The bits of a 16-hex-digit token that encodes an f64 NaN, else None."""
+    if len(token) != 16:
+        return None
+    try:
+        bits = int(token, 16)
+    except ValueError:
+        return None
+    return bits if bits & _F64_EXP == _F64_EXP and bits & _F64_FRAC else None
+
+
+def nan_sign_only(expected: bytes, actual: bytes) -> bool:
+    """Whether two outputs differ only in the sign of NaN results, which the Wasm spec leaves
+    open for every NaN an operation produces: each differing token is an f64 bit pattern of a
+    NaN on both sides with the same payload, or "nan" against "-nan". A payload difference, or
+    any difference in a non-NaN token, is not (it may be a real deviation, so it stays one)."""
+    xs, ys = expected.split(), actual.split()
+    if len(xs) != len(ys) or xs == ys:
+        return False
+    for x, y in zip(xs, ys):
+        if x == y:
+            continue
+        bx, by = _is_f64_nan(x), _is_f64_nan(y)
+        if bx is not None and by is not None and bx & ~_F64_SIGN == by & ~_F64_SIGN:
+            continue
+        if {x.lower(), y.lower()} == {b"nan", b"-nan"}:
+            continue
+        return False
+    return True

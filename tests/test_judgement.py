@@ -103,4 +103,18 @@ def test_build_results_carries_errors_into_verdicts():
 def test_spec_deviation_is_listed_beside_the_word_not_against_the_row():
     dev = esc(0, outcome="spec-deviation", probe="res-iovec-wrap", reason="fd_read accepted an invalid buffer")
     v = claims.decide(claim("SAFETY-2"), [dev, esc(0)], "")
-    assert v.verdict == "supported" and "other findings (no effect outside)" in v.summary and "res-iovec-wrap" in v.summary
+    assert v.verdict == "supported" and "other findings (no effect outside" in v.summary and "res-iovec-wrap" in v.summary
+
+
+def test_nan_sign_only_differences_are_permitted_nondeterminism():
+    from harness import compare
+
+    x = b"7ff8000000000000 0000000000000001 nan\n"
+    assert compare.nan_sign_only(x, b"fff8000000000000 0000000000000001 -nan\n")
+    assert not compare.nan_sign_only(x, b"7ff8000000000001 0000000000000001 nan\n")  # payload: stays a mismatch
+    assert not compare.nan_sign_only(x, b"fff8000000000000 0000000000000002 -nan\n")  # a non-NaN result differs
+    assert not compare.nan_sign_only(x, x)
+    rec = {"claim": "PORT-2", "metric": "wasm_output_mismatch", "value": 0, "form": "wasm", "runtime": "wasmer-singlepass",
+           "workload": "float-edge", "outcome": "spec-permitted-nondeterminism", "details": {"difference": "NaN sign"}}
+    v = claims.decide(claim("PORT-2"), [rec], "")
+    assert v.verdict == "supported" and "spec-permitted-nondeterminism" in v.summary
