@@ -245,3 +245,38 @@ def test_claim_rule_requires_its_rows():
 def test_example_policy_requires_rows():
     rule = next(r for r in policy.rules(policy.load(EXAMPLE)) if r.subject == "SAFETY-2")
     assert dict(rule.terms)["rows"]
+
+
+COVERAGE_TEST = """
+import pytest
+
+@pytest.mark.claim("SAFETY-2")
+@pytest.mark.parametrize("runtime", ["wasmtime-py", "wasmedge", "wasmer"])
+def test_probe(runtime, evidence):
+    if runtime == "wasmedge":
+        pytest.skip("wasmedge: not on PATH")
+    if runtime == "wasmer":
+        raise RuntimeError("the harness broke")
+    evidence.record("escape", 0, "bool", form="wasm", runtime=runtime, arch="x86_64", outcome="denied",
+                    runtime_version="41.0.0", probe="fs-dotdot")
+"""
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_partial_coverage_reaches_verdict_report_and_gate(pytester, tmp_path, workers):
+    """A runtime that is not installed and a test that failed are rows of the verdict (not tested,
+    error), serial and under xdist; the policy's rows rule fails naming them."""
+    pytester.makepyfile(test_cov=COVERAGE_TEST)
+    pol = pytester.path / "policy.yaml"
+    pol.write_text("claims:\n  SAFETY-2: {verdict: [supported], rows: [wasmtime-py, wasmedge], allow_partial: true}\n")
+    out = tmp_path / "rep"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--policy", str(pol), "--report-dir", str(out),
+                                           "-n", workers)
+    assert result.ret == 1
+    doc = json.loads((out / "results.json").read_text())
+    safety2 = next(c for c in doc["claims"] if c["id"] == "SAFETY-2")
+    assert safety2["label"] == "supported (1 of 3 rows; 1 error; 1 not-tested)"
+    assert safety2["coverage"]["untested"]["wasmedge"] == "not-tested: wasmedge: not on PATH"
+    assert "the harness broke" in safety2["coverage"]["untested"]["wasmer"]
+    assert "claims.SAFETY-2: supported (1 of 3 rows; 1 error; 1 not-tested), but row wasmedge not tested" in result.stdout.str()
+    assert "partly tested" in (out / "index.html").read_text()
