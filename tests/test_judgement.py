@@ -118,3 +118,22 @@ def test_nan_sign_only_differences_are_permitted_nondeterminism():
            "workload": "float-edge", "outcome": "spec-permitted-nondeterminism", "details": {"difference": "NaN sign"}}
     v = claims.decide(claim("PORT-2"), [rec], "")
     assert v.verdict == "supported" and "spec-permitted-nondeterminism" in v.summary
+
+
+def test_every_recorded_check_is_judged_alike_by_claims_the_page_and_the_gate():
+    """On a real run's records: a check the decision tables and the policy count is one the
+    verdicts decide, and a finding there is a violation in the verdicts' rows."""
+    import json
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).parent / "data" / "report" / "results.json").read_text())
+    checked = 0
+    for r in doc["records"]:
+        assert decisions.counted(r) == judgement.decided(r), r
+        cat = decisions.category(r)
+        if cat in ("escape", "limit") and r.get("claim") in ("SAFETY-2", "SAFETY-3") and decisions.counted(r):
+            c = claim(r["claim"])
+            word = judgement.record_word(r, claims._violated(c))
+            assert (word == "violated") == decisions.is_finding(r), r
+            checked += 1
+    assert checked
