@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from hypothesis import given, settings
 
-from harness import claims
+from harness import claims, judgement
 from harness.probes import memgen
 from harness.probes import memmodel as mm
 from harness.runtimes import RUNTIMES, VersionUnavailable
@@ -148,8 +148,10 @@ def test_sandbox_rows_names_violated_untested_and_advisory_rows():
     word, summary, fig = claims.rule_sandbox_rows(recs, "escape", exclude_forms=["native"])
     assert word == "partly-supported" and fig["violated"] == ["wasmtime-py@6.0.0"] and fig["held"] == ["wasmtime-py"]
     assert "mem-generated" in summary and "0x20000200" in summary
-    assert "wasmedge (wasmedge not on PATH)" in summary and "wasmtime-py@6.0.0 [dynamic-bounds] (no Config knob)" in summary
     assert "wasmtime-py@6.0.0 (GHSA-ff4p-7xrq-q5r8)" in summary and fig["controls_escaped"] == 1
+    v = claims.decide(next(c for c in claims.registry() if c.id == "SAFETY-2"), recs, "")  # rows that decided nothing
+    assert "wasmedge (not-tested: wasmedge not on PATH)" in v.summary
+    assert "wasmtime-py@6.0.0 [dynamic-bounds] (not-tested: no Config knob)" in v.summary and v.coverage["partial"]
     limits = [dict(_rec(0, "node-wasi", limit="stack"), metric="limit_held"), dict(_rec(1, "wasmtime-py"), metric="limit_held")]
     word, summary, fig = claims.rule_sandbox_rows(limits, "limit_held", violation_if="low")
     assert fig["violated"] == ["node-wasi"] and "stack" in summary
@@ -185,6 +187,6 @@ def test_pinned_rows_flow_into_the_security_suite(pytester, monkeypatch):
 
 
 def test_rows_are_named_runtime_at_version_and_config():
-    assert claims._row(_rec(0, "wasmtime-py", runtime_version="50.0.1")) == "wasmtime-py@50.0.1"
-    assert claims._row(_rec(0, "wasmtime-py@6.0.0", runtime_version="6.0.0", engine_config="no-signals")) == "wasmtime-py@6.0.0 [no-signals]"
-    assert claims._row(_rec(0, "wasmtime-cli", runtime_version="wasmtime 49.0.3 (abc)")) == "wasmtime-cli@49.0.3"
+    assert judgement.row_of(_rec(0, "wasmtime-py", runtime_version="50.0.1")) == "wasmtime-py@50.0.1"
+    assert judgement.row_of(_rec(0, "wasmtime-py@6.0.0", runtime_version="6.0.0", engine_config="no-signals")) == "wasmtime-py@6.0.0 [no-signals]"
+    assert judgement.row_of(_rec(0, "wasmtime-cli", runtime_version="wasmtime 49.0.3 (abc)")) == "wasmtime-cli@49.0.3"
