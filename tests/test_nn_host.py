@@ -11,8 +11,8 @@ import wasmtime
 
 from harness.nn import parity
 from harness.nn.abi import DEFAULT_PROFILE, PROFILES, Errno, profile
-from harness.nn.backends import (OnnxRuntimeBackend, ReferenceBackend, TfliteBackend, TorchBackend, litert_available,
-                                 torch_available)
+from harness.nn.backends import (InputRejected, OnnxRuntimeBackend, ReferenceBackend, TfliteBackend, TorchBackend,
+                                 litert_available, torch_available)
 from harness.nn.guest import WasmGuest, build_guest
 from harness.nn.host import NNHost
 from harness.nn.memory import Fault, GuestMemory
@@ -275,3 +275,55 @@ def test_tflite_follows_wasmedge_set_input_contract(offload_wasm):
         t = g.put(struct.pack("<5I", g.put(np.array(dims, np.uint32)), len(dims), 1, g.alloc(4 * n), 4 * n))
         got = g.call("raw_set_input", ctx, 0, t)
         assert (got == Errno.success) == (dims == [2, 8]), (dims, got, host.last_error)
+
+
+# -- pytorch contract, without torch -------------------------------------------------------
+class _FakeTensor:
+    def __init__(self, a):
+        self.a = np.asarray(a)
+
+    def to(self, _device):
+        return self
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a
+
+
+def _fake_torch():
+    import contextlib
+    import types
+
+    return types.SimpleNamespace(no_grad=contextlib.nullcontext, from_numpy=_FakeTensor)
+
+
+@pytest.mark.parametrize("shape", ["tensor", "tuple", "list"])
+def test_torch_graph_follows_the_pytorch_contract(monkeypatch, shape):
+    """A stand-in torch module: f32 in only; a tensor, tuple or list of tensors out, one output each."""
+    from harness.nn.backends import _TorchGraph
+
+    monkeypatch.setitem(__import__("sys").modules, "torch", _fake_torch())
+    outs = {"tensor": lambda x: _FakeTensor(x.a * 2), "tuple": lambda x: (_FakeTensor(x.a * 2), _FakeTensor(x.a + 1)),
+            "list": lambda x: [_FakeTensor(x.a * 2), _FakeTensor(x.a + 1)]}[shape]
+    graph = _TorchGraph(outs, "cpu", 1, 1 if shape == "tensor" else 2)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    got = graph.run([x])
+    assert len(got) == graph.n_outputs and np.array_equal(got[0], x * 2)
+    graph.check_input(0, x)
+    for dtype in (np.int32, np.uint8, np.float64):
+        with pytest.raises(InputRejected, match="f32 only"):
+            graph.check_input(0, x.astype(dtype))
+
+
+def test_torch_rows_run_where_torch_is_installed():
+    if not torch_available():
+        pytest.skip(TorchBackend().unavailable("cpu"))
+    spec = ModelSpec("attention", 16, seed=7, max_rows=6)
+    x = np.random.default_rng(3).standard_normal((4, 16)).astype(np.float32)
+    out = Runner(PathSpec("wasi-nn", "torch", "cpu"), spec).run(x)
+    assert parity.relative_error(out, reference64(spec, x)) < parity.BOUNDS["fp32-cpu"]

@@ -149,9 +149,16 @@ def torch_available() -> bool:
 
 
 class _TorchGraph(Graph):
+    """WasmEdge's pytorch contract: f32 inputs only, forward(*inputs), and a tensor, a tuple or
+    a list of tensors out (each one output index)."""
+
     def __init__(self, module, device, n_inputs, n_outputs):
         self._module, self._device = module, device
         self.n_inputs, self.n_outputs = n_inputs, n_outputs
+
+    def check_input(self, index, data):
+        if data.dtype != np.float32:
+            raise InputRejected(f"input {index} is {data.dtype}; the pytorch backend takes f32 only (as WasmEdge's)")
 
     def run(self, inputs):
         import torch
