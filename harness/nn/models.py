@@ -4,8 +4,9 @@ installed) in the cache, with an independent NumPy float64 implementation of eac
 parity reference.
 
 Every block takes one float32 input whose first dimension (batch or sequence) is free (in
-TensorFlow Lite: fixed at max_rows, as WasmEdge's backend never resizes) and gives one output. The weights are float32; the reference computes in float64 from the same
-float32 numbers, so it measures only the arithmetic error of each path.
+TensorFlow Lite: fixed at max_rows, as WasmEdge's backend never resizes) and gives one
+output. The weights are float32; the reference computes in float64 from the same float32
+numbers, so it measures only the arithmetic error of each path.
 """
 
 from __future__ import annotations
