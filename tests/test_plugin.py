@@ -170,3 +170,25 @@ def test_workloads_with_a_space_keeps_the_project_rootdir_and_settings(tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "suites/smoke/test_differential.py::test_form_matches_reference[hang-native-" in proc.stdout
     assert "Unknown pytest.mark" not in proc.stdout + proc.stderr
+
+
+def test_reference_that_crashes_is_a_finding_against_the_workload(pytester, builtin, tmp_path):
+    """An uncaught exception in the Python reference blames the workload with its own error
+    line; the native form is not said to differ from it."""
+    d = pytester.mkdir("user") / "crashy"
+    shutil.copytree(builtin["sha256"].directory, d)
+    manifest = (d / "workload.yaml").read_text().replace("name: sha256", "name: crashy")
+    (d / "workload.yaml").write_text("\n".join(line for line in manifest.splitlines() if "rust:" not in line))
+    (d / "main.py").write_text((d / "main.py").read_text().replace(
+        "import sys", "import sys\n_d = sys.stdin.buffer.peek(1 << 20)\n"
+        "if len(_d) % 2:\n    raise KeyError(f'odd length {len(_d)} from the workload')", 1))
+    result = run(pytester, "--suite", "smoke", "--workloads", str(d.parent), "--only-workloads", "crashy",
+                 "--form", "native", "--report-dir", str(tmp_path / "r"))
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "the Python reference of crashy crashed on" in out and "from the workload'" in out and "uncaught KeyError" in out
+    assert "differs from the Python reference" not in out and "python_runner" not in out
+    doc = json.loads((tmp_path / "r" / "results.json").read_text())
+    rec = next(r for r in doc["records"] if r["metric"] == "output_mismatch")
+    assert rec["value"] is None and rec["outcome"] == "reference-crashed"
+    assert rec["details"]["reference_crash"].startswith("uncaught KeyError")
