@@ -157,6 +157,18 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser, args) -> 
         return
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """An unknown Hypothesis profile (`--hypothesis-profile`, WASM_CLAIMS_HYPOTHESIS_PROFILE) is a
+    one-line usage error listing the profiles; Hypothesis's own plugin would load it while
+    configuring and end in an INTERNALERROR."""
+    known = list(getattr(settings, "_profiles", {}))
+    for name, where in ((config.getoption("hypothesis_profile", None), "--hypothesis-profile"),
+                        (os.environ.get("WASM_CLAIMS_HYPOTHESIS_PROFILE"), "WASM_CLAIMS_HYPOTHESIS_PROFILE")):
+        if name and known and name not in known:
+            raise pytest.UsageError(f"{where} {name}: no such Hypothesis profile; known: {', '.join(known)}")
+
+
 def _selected_suites(config: pytest.Config) -> list[str]:
     chosen = config.getoption("suite") or []
     if "all" in chosen:

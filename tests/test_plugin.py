@@ -31,6 +31,17 @@ def test_unknown_form_is_a_clear_error(pytester):
     assert result.ret != 0 and "unknown vm" in result.stderr.str()
 
 
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_unknown_hypothesis_profile_is_one_usage_line(pytester, monkeypatch, how):
+    if how == "environment":
+        monkeypatch.setenv("WASM_CLAIMS_HYPOTHESIS_PROFILE", "nosuch")
+    result = run(pytester, "--suite", "smoke", *(["--hypothesis-profile", "nosuch"] if how == "option" else []))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = [line for line in result.stderr.str().splitlines() if line.strip()]
+    assert len(err) == 1 and "nosuch" in err[0] and "wasm-claims-quick" in err[0], err
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_bad_workload_manifest_is_one_message(pytester):
     d = pytester.mkdir("mine")
     (d / "w").mkdir()
