@@ -133,12 +133,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser, args) -> None:
-    """`--workloads PATH` (with a space) is read by pytest as a test path before this plugin's
-    options exist, so the rootdir and settings were taken from PATH's folders. Now that the
-    options are known, redo that choice from the real test paths (pytest's own
-    determine_setup); on a pytest whose internals differ, nothing changes."""
+    """An option value given after a space (`--workloads PATH`, `--policy FILE`, `--report-dir
+    DIR`) is read by pytest as a test path before this plugin's options exist, so the rootdir,
+    the settings and every test id were taken from that path's folders. Now that the options
+    are known, redo that choice from the real test paths (pytest's own determine_setup); on a
+    pytest whose internals differ, nothing changes."""
     ns = early_config.known_args_namespace
-    if not getattr(ns, "workloads", None) or ns.rootdir or ns.inifilename:
+    if ns.rootdir or ns.inifilename:
         return
     try:
         from _pytest.config.findpaths import determine_setup

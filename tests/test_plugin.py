@@ -203,3 +203,29 @@ def test_reference_that_crashes_is_a_finding_against_the_workload(pytester, buil
     rec = next(r for r in doc["records"] if r["metric"] == "output_mismatch")
     assert rec["value"] is None and rec["outcome"] == "reference-crashed"
     assert rec["details"]["reference_crash"].startswith("uncaught KeyError")
+
+
+@pytest.mark.parametrize("option", ["--policy", "--report-dir"])
+def test_a_path_option_outside_the_checkout_leaves_the_test_ids(tmp_path, option):
+    """`--policy FILE` (or `--report-dir DIR`) outside the checkout must not become the folder
+    pytest takes the rootdir from: the test ids are the same as without it."""
+    import subprocess
+    import sys
+
+    from harness.plugin import REPO_ROOT
+
+    elsewhere = tmp_path / "team" / "rules"
+    elsewhere.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "examples" / "policy.yaml", elsewhere / "policy.yaml")
+    value = str(elsewhere / "policy.yaml") if option == "--policy" else str(elsewhere)
+
+    def ids(*extra):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--suite", "smoke",
+                               "--only-workloads", "sha256", "--collect-only", "-q", *extra],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return [line for line in proc.stdout.splitlines() if "::" in line]
+
+    plain, given = ids(), ids(option, value)
+    assert plain and plain[0].startswith("suites/smoke/test_differential.py::")
+    assert [i for i in given if "test_differential" in i] == plain, given[:3]
