@@ -30,10 +30,12 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import budget
 from harness.fuzzdriver import ALL, FNV_OFFSET, Call, instrument, prefix
 from harness.runtimes.base import Invoked
 from harness.runtimes.cli import classify_trap
@@ -274,6 +276,7 @@ class Observation:
 
     form: tuple | None
     why: str = ""
+    seconds: float = 0.0
 
 
 # Trap kinds some engine cannot tell apart are compared as one: V8 says "null function or
@@ -364,7 +367,11 @@ def run_all(engines: list[Engine], module: bytes, seed: int, workdir: Path) -> t
     driven_module, n_calls = driven(module, seed)
     path = workdir / f"{hashlib.sha256(driven_module).hexdigest()[:16]}.wasm"
     path.write_bytes(driven_module)
-    obs = {e.spec: observe(e, path, n_calls) for e in engines}
+    obs = {}
+    for e in engines:
+        start = time.perf_counter()
+        obs[e.spec] = observe(e, path, n_calls)
+        obs[e.spec].seconds = time.perf_counter() - start
     settle_stack_depth(engines, path, obs)
     return obs, n_calls
 
@@ -416,8 +423,10 @@ class Finding:
                 f"--seed {self.seed} {wasm}")
 
 
-def shrink(engine_specs: list[str], seed: int, module: bytes, attempts: int, workdir: Path) -> bytes | None:
-    """`wasm-tools shrink` with this module's still-differs as the predicate (None if it failed)."""
+def shrink(engine_specs: list[str], seed: int, module: bytes, attempts: int, workdir: Path,
+           timeout_s: float = 1800) -> bytes | None:
+    """`wasm-tools shrink` with this module's still-differs as the predicate (None if it failed
+    or ran out of time)."""
     pred = workdir / "still-differs.sh"
     repo = Path(__file__).resolve().parent.parent
     pred.write_text("#!/bin/sh\n"
@@ -426,8 +435,11 @@ def shrink(engine_specs: list[str], seed: int, module: bytes, attempts: int, wor
     pred.chmod(pred.stat().st_mode | stat.S_IEXEC)
     src, out = workdir / "input.wasm", workdir / "shrunk.wasm"
     src.write_bytes(module)
-    proc = subprocess.run([wasm_tools(), "shrink", "--attempts", str(attempts), str(pred), str(src), "-o", str(out)],
-                          capture_output=True, timeout=1800)
+    try:
+        proc = subprocess.run([wasm_tools(), "shrink", "--attempts", str(attempts), str(pred), str(src), "-o", str(out)],
+                              capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
     return out.read_bytes() if proc.returncode == 0 and out.is_file() else None
 
 
@@ -458,6 +470,7 @@ class Campaign:
     calls: int = 0
     replayed: int = 0  # earlier findings from the Hypothesis database, run again first
     compared: Counter = field(default_factory=Counter)
+    seconds: Counter = field(default_factory=Counter)  # spec -> seconds its observations took
     not_compared: dict = field(default_factory=dict)  # spec -> Counter of reasons
     findings: list = field(default_factory=list)
     seen: set = field(default_factory=set)
@@ -471,6 +484,7 @@ class Campaign:
         self.modules += 1
         self.calls += n_calls
         for spec, o in obs.items():
+            self.seconds[spec] += o.seconds
             if o.form is None:  # one reason per kind of failure, not per module file
                 self.not_compared.setdefault(spec, Counter())[MODULE_PATH.sub("<module>", o.why)] += 1
             else:
@@ -486,10 +500,12 @@ REPLAY_MAX = 50
 
 
 def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile: str = "mvp",
-             findings_root: Path = FINDINGS_DIR, progress=lambda m: None, database=None) -> Campaign:
+             findings_root: Path = FINDINGS_DIR, progress=lambda m: None, database=None,
+             slot: budget.Slot | None = None) -> Campaign:
     """Earlier disagreements from the Hypothesis database first, then Hypothesis draws smith
-    seeds and argument seeds; every disagreement (first per set of deviating engines) is
-    shrunk, kept under `findings_root` and saved to the database (seed + module)."""
+    seeds and argument seeds (`examples` of them, or until `slot`, a --fuzz-budget share, is
+    spent); every disagreement (first per set of deviating engines) is shrunk, kept under
+    `findings_root` and saved to the database (seed + module)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -503,7 +519,8 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
         result.seen.add(tuple(f.deviating))
         progress(f"difffuzz: {', '.join(f.deviating)} disagree(s) with the majority; shrinking")
         with tempfile.TemporaryDirectory(prefix="wc-shrink-") as sh:
-            f.shrunk = shrink(f.engines, f.seed, f.module, shrink_attempts, Path(sh))
+            f.shrunk = shrink(f.engines, f.seed, f.module, shrink_attempts, Path(sh),
+                              1800 if slot is None else max(10.0, slot.left()))
         keep(f, findings_root)
         result.findings.append(f)
         if db is not None:
@@ -515,16 +532,20 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
             result.replayed += 1
             found(result.add(engines, entry[8:], int.from_bytes(entry[:8], "little"), work))
 
-        @settings(max_examples=examples, deadline=None, database=None)
-        @given(st.binary(min_size=16, max_size=2048), st.integers(0, 2**32 - 1), st.booleans())
-        def one(data, seed, traps):
-            module = smith(data, profile, traps)
-            if module is not None:
-                found(result.add(engines, module, seed, work))
-                if result.modules % 100 == 0:
-                    progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
+        counted = budget.Counted(slot)
 
-        one()
+        def make():
+            @given(st.binary(min_size=16, max_size=2048), st.integers(0, 2**32 - 1), st.booleans())
+            @counted
+            def one(data, seed, traps):
+                module = smith(data, profile, traps)
+                if module is not None:
+                    found(result.add(engines, module, seed, work))
+                    if result.modules % 100 == 0:
+                        progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
+            return one
+
+        budget.run_hypothesis(make, examples, slot, counted, deadline=None, database=None)
     return result
 
 

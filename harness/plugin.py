@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from harness import distributed, process
+from harness import budget, distributed, process
 from harness import results as results_mod
 from harness.evidence import Evidence
 from harness.forms import FORMS, FormSpec, FormUnavailable, all_specs, open_form
@@ -51,6 +51,7 @@ class State:
         self.t0 = time.perf_counter()
         self.workloads: list[Workload] = []
         self.counts = {"passed": 0, "failed": 0, "skipped": 0}
+        self.budget: budget.FuzzBudget | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count outcomes and keep every skip's reason for the claims the test would have tested."""
@@ -128,6 +129,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 metavar="NAME[,NAME]", help="run only these workloads (by name)")
     g.addoption("--report-dir", default=None, metavar="DIR",
                 help="where results.json, index.html and summary.md go (default: reports/ when --suite is given)")
+    g.addoption("--fuzz-budget", type=budget.parse_duration, default=None, metavar="DURATION",
+                help="wall-clock budget for the session's generated probes (difffuzz, memgen, the probes' draws), "
+                     "e.g. 90s, 30m, 1.5h: they run last and split what is left, each generator an equal part, "
+                     "instead of the Hypothesis profile's example counts; records say what each row got")
     distributed.addoption(g)
 
 
@@ -180,6 +185,9 @@ def _selected_suites(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     state = State(config)
     config.stash[STATE] = state
+    config.addinivalue_line("markers", f"{budget.MARKER}(generator): a generated-probe row that --fuzz-budget time-boxes")
+    total = config.getoption("fuzz_budget", None)
+    state.budget = budget.FuzzBudget(total, state.t0) if total else None
     config.pluginmanager.register(state, "wasm-claims-state")
     state.distributed = distributed.register(config, state.records)
     if config.getoption("hypothesis_profile", None) is None:
@@ -271,6 +279,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         state.claims_of[item.nodeid] = ids
         if ids:  # travels with every report, to an xdist controller too
             item.user_properties.append((distributed.CLAIMS_PROPERTY, " ".join(ids)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With --fuzz-budget, the generated rows run after everything else and share what is left."""
+    state = session.config.stash.get(STATE, None)
+    if state is None or state.budget is None:
+        return
+    rows = {item.nodeid: item.get_closest_marker(budget.MARKER).args[0] for item in session.items
+            if item.get_closest_marker(budget.MARKER)}
+    session.items.sort(key=lambda item: item.nodeid in rows)  # stable: each part keeps its order
+    state.budget.plan(rows)
+
+
+@pytest.fixture
+def fuzz_slot(request) -> budget.Slot | None:
+    """This row's share of --fuzz-budget, counted from now (None: no budget, use example counts)."""
+    state = request.config.stash[STATE]
+    return state.budget.slot(request.node.nodeid) if state.budget is not None else None
 
 
 def _progress(config: pytest.Config):
@@ -392,6 +418,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "hypothesis": {"profile": hyp_settings._current_profile, "max_examples": hyp_settings().max_examples,
                        "seed": config.getoption("hypothesis_seed", None)},
         "tests": dict(state.counts),
+        **({"fuzz_budget": state.budget.summary()} if state.budget is not None else {}),
         "exit_status": int(exitstatus),
         "complete": not interrupted,
         **state.distributed.run_metadata(),

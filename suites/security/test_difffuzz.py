@@ -42,8 +42,9 @@ def _engines(pytestconfig, record_untested):
 
 
 @pytest.mark.claim("PORT-2")
+@pytest.mark.fuzz_budget("difffuzz")
 @pytest.mark.parametrize("profile", list(difffuzz.PROFILES))
-def test_differential_fuzzing(profile, pytestconfig, evidence, scale):
+def test_differential_fuzzing(profile, pytestconfig, evidence, scale, fuzz_slot):
     forms = pytestconfig.getoption("form")
     if forms and "wasm" not in forms:
         pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
@@ -61,12 +62,13 @@ def test_differential_fuzzing(profile, pytestconfig, evidence, scale):
     if len(engines) < 2:
         pytest.skip(f"differential fuzzing needs two engine configurations; found {len(engines)}")
     run = difffuzz.campaign(engines, EXAMPLES.get(scale, 1000), SHRINK_ATTEMPTS.get(scale, 200), profile,
-                            progress=_progress(pytestconfig))
+                            progress=_progress(pytestconfig), slot=fuzz_slot)
     for e in engines:
         compared = run.compared[e.spec]
         common = dict(form="wasm", runtime=e.row, arch=host_arch(), engine_config=e.config, runtime_version=e.version,
                       probe="difffuzz", profile=profile, modules=run.modules, calls=run.calls, compared_modules=compared,
-                      engines=len(engines), replayed=run.replayed)
+                      engines=len(engines), replayed=run.replayed, engine_s=round(run.seconds[e.spec], 2),
+                      **(fuzz_slot.details() if fuzz_slot else {}))
         reasons = run.not_compared.get(e.spec)
         if not compared:
             untested(e.row, e.config, e.version, f"ran none of {run.modules} modules; most often: "
