@@ -39,7 +39,11 @@ def test_each_generator_gets_an_equal_part_split_among_its_rows():
 def test_a_spent_budget_gives_nothing_more():
     b = budget.FuzzBudget(1.0, t0=time.perf_counter() - 5)
     b.plan({"a": "g"})
-    assert b.slot("a").budget_s == 0 and b.slot("a").over()
+    slot = b.slot("a")
+    assert slot.budget_s == 0 and slot.over()
+    counted = budget.Counted(slot)
+    budget.run_hypothesis(lambda: given(st.integers())(counted(lambda x: None)), 5, slot, counted, database=None)
+    assert counted.ran == 1  # still one example: the row is not empty
 
 
 def test_hypothesis_runs_until_the_slot_is_spent():
