@@ -16,6 +16,7 @@ wrong engine (it flips the lowest bit of every value it returns once a module ca
 that `make test` uses to prove that a disagreement is found and shrunk.
 
     python -m harness.difffuzz still-differs --engines A,B --seed N module.wasm   (exit 0: still differs)
+    python -m harness.difffuzz throughput --modules 60   (executions/s one by one vs batched, per row)
 """
 
 from __future__ import annotations
@@ -228,6 +229,7 @@ class Engine:
         else:
             self.cli, self.options = rt, rt.invoke_configs()[self.config]
         self.batch = host is not None or getattr(rt, "batch_invoke", False)
+        self.batched = True  # many modules per engine process where the row can (False: one by one, as before)
 
     def unsupported(self) -> str | None:
         """Why this row cannot run this configuration (None: it can), asked with a module whose
@@ -250,16 +252,52 @@ class Engine:
             got = [Invoked(value=g.value ^ 1) if g.value is not None else g for g in got]
         return got
 
+    def invoke_many(self, jobs: list[tuple[Path, list[str], list[str]]]) -> list[list[Invoked]] | None:
+        """Many modules in one engine process (wasmtime-py's child, one node process): per job
+        (module, exports, on_trap) the answers to `exports`, then, if the last trapped, to the
+        `on_trap` exports up to the first that does not return. None: this row has no batch
+        (a CLI that starts a process per call)."""
+        if self.cli is not None and not callable(getattr(self.cli, "invoke_batch", None)):
+            return None
+        got = (self.cli.invoke_batch(jobs, self.options, CALL_TIMEOUT_S) if self.cli is not None
+               else self._child_many(jobs))
+        if self.planted:
+            got = [[Invoked(value=g.value ^ 1) if g.value is not None else g for g in answers] if _makes_calls(path)
+                   else answers for (path, _, _), answers in zip(jobs, got)]
+        return got
+
+    def _child_many(self, jobs: list[tuple[Path, list[str], list[str]]]) -> list[list[Invoked]]:
+        """One request for the batch; when the child dies or hangs, the batch is bisected down to
+        the module that did it (the modules before it in the batch are answered again)."""
+        calls = sum(len(e) + len(t) for _, e, t in jobs)
+        reply = self.host.request({"op": "invoke_batch", "timeout_s": CALL_TIMEOUT_S,
+                                   "jobs": [{"module": str(m), "exports": e, "on_trap": t} for m, e, t in jobs],
+                                   "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (calls + 1))
+        if "results" in reply:
+            return [[_from_child(r) for r in results] for results in reply["results"]]
+        if (reply.get("died") or reply.get("timed_out")) and len(jobs) > 1:
+            half = len(jobs) // 2
+            return self._child_many(jobs[:half]) + self._child_many(jobs[half:])
+        return [[_child_failure(reply)] * len(e) for _, e, _ in jobs]
+
     def _child(self, module_path: Path, exports: list[str]) -> list[Invoked]:
         reply = self.host.request({"op": "invoke", "module": str(module_path), "exports": exports, "timeout_s": CALL_TIMEOUT_S,
                                    "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (len(exports) + 1))
         if reply.get("died") or reply.get("timed_out") or "results" not in reply:
-            one = Invoked(died=reply.get("signal") or (None if not reply.get("died") else -1), timed_out=bool(reply.get("timed_out")),
-                          error=None if reply.get("died") or reply.get("timed_out") else
-                          str(reply.get("unsupported") or reply.get("error") or reply)[:200])
-            return [one] * len(exports)
-        return [Invoked(value=r["value"]) if "value" in r else Invoked(trap=classify_trap(r["trap"]) or r["trap"])
-                if "trap" in r else Invoked(error=r.get("error", "?")) for r in reply["results"]]
+            return [_child_failure(reply)] * len(exports)
+        return [_from_child(r) for r in reply["results"]]
+
+
+def _from_child(r: dict) -> Invoked:
+    return (Invoked(value=r["value"]) if "value" in r else Invoked(trap=classify_trap(r["trap"]) or r["trap"])
+            if "trap" in r else Invoked(error=r.get("error", "?")))
+
+
+def _child_failure(reply: dict) -> Invoked:
+    """A request the child did not answer: it died (signal), hung, or refused (unsupported, error)."""
+    return Invoked(died=reply.get("signal") or (None if not reply.get("died") else -1), timed_out=bool(reply.get("timed_out")),
+                   error=None if reply.get("died") or reply.get("timed_out") else
+                   str(reply.get("unsupported") or reply.get("error") or reply)[:200])
 
 
 def _makes_calls(driven_path: Path) -> bool:
@@ -295,19 +333,10 @@ def observe(engine: Engine, path: Path, n_calls: int) -> Observation:
     """("ok", wc_all) or ("trap", first trapping call, kind, fold of the results before it),
     or ("died", signal); the trapping call is found with the prefix exports."""
     first = engine.invoke(path, [ALL])[0]
-    if first.value is not None:
-        return Observation(("ok", first.value))
-    if first.died:
-        return Observation(("died", first.died))
-    if first.trap is None:
-        return Observation(None, "timed out" if first.timed_out else first.error or "no answer")
+    if first.value is not None or first.died or first.trap is None:
+        return _observation(first, [])
     if engine.batch:
-        got = engine.invoke(path, [prefix(k) for k in range(1, n_calls)]) if n_calls > 1 else []
-        ok = 0
-        while ok < len(got) and got[ok].value is not None:
-            ok += 1
-        stop = got[ok] if ok < len(got) else None
-        value = got[ok - 1].value if ok else FNV_OFFSET
+        return _observation(first, engine.invoke(path, [prefix(k) for k in range(1, n_calls)]) if n_calls > 1 else [])
     else:  # one process per call: bisect (prefix(k) returns iff k <= the trapping call)
         ok, hi, value, stop = 0, n_calls, FNV_OFFSET, None
         while hi - ok > 1:
@@ -317,9 +346,38 @@ def observe(engine: Engine, path: Path, n_calls: int) -> Observation:
                 ok, value = mid, got.value
             else:
                 hi, stop = mid, got
+    return _trapped(first, ok, value, stop)
+
+
+def _observation(first: Invoked, prefixes: list[Invoked]) -> Observation:
+    """The normal form from wc_all's answer and, when it trapped, the prefix exports' answers in
+    order (up to the first that did not return)."""
+    if first.value is not None:
+        return Observation(("ok", first.value))
+    if first.died:
+        return Observation(("died", first.died))
+    if first.trap is None:
+        return Observation(None, "timed out" if first.timed_out else first.error or "no answer")
+    ok = 0
+    while ok < len(prefixes) and prefixes[ok].value is not None:
+        ok += 1
+    return _trapped(first, ok, prefixes[ok - 1].value if ok else FNV_OFFSET, prefixes[ok] if ok < len(prefixes) else None)
+
+
+def _trapped(first: Invoked, ok: int, value: int, stop: Invoked | None) -> Observation:
     if stop is not None and stop.trap is None:  # a death or time-out on a prefix the whole run passed
         return Observation(("died", stop.died) if stop.died else None, "a prefix timed out or failed")
     return Observation(("trap", ok, comparable_trap(first.trap), value))
+
+
+def observe_many(engine: Engine, items: list[tuple[Path, int]]) -> list[Observation]:
+    """observe() for many modules: one batch (one engine process, one request) where the row
+    has one, else module by module."""
+    jobs = [(path, [ALL], [prefix(k) for k in range(1, n_calls)]) for path, n_calls in items]
+    got = engine.invoke_many(jobs) if getattr(engine, "batched", True) else None
+    if got is None:
+        return [observe(engine, path, n_calls) for path, n_calls in items]
+    return [_observation(answers[0], answers[1:]) for answers in got]
 
 
 def settle_stack_depth(engines: list[Engine], path: Path, obs: dict[str, Observation]) -> None:
@@ -364,25 +422,49 @@ def deviators(forms: dict[str, tuple | None], families: dict[str, str] | None = 
 
 def run_all(engines: list[Engine], module: bytes, seed: int, workdir: Path) -> tuple[dict[str, Observation], int]:
     """Every engine's observation of the driven module, and the number of calls made."""
-    driven_module, n_calls = driven(module, seed)
-    path = workdir / f"{hashlib.sha256(driven_module).hexdigest()[:16]}.wasm"
-    path.write_bytes(driven_module)
-    obs = {}
+    return run_many(engines, [(module, seed)], workdir)[0]
+
+
+def run_many(engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path) -> list[tuple[dict[str, Observation], int]]:
+    """run_all for a batch of (module, seed): each engine answers the whole batch at once (see
+    observe_many); a module that cannot be driven is left out (None in its place)."""
+    items: list[tuple[Path, int] | None] = []
+    for module, seed in batch:
+        try:
+            driven_module, n_calls = driven(module, seed)
+        except ValueError:
+            items.append(None)
+            continue
+        path = workdir / f"{hashlib.sha256(driven_module).hexdigest()[:16]}.wasm"
+        path.write_bytes(driven_module)
+        items.append((path, n_calls))
+    live = [it for it in items if it is not None]
+    per_module: list[dict[str, Observation]] = [{} for _ in live]
     for e in engines:
         start = time.perf_counter()
-        obs[e.spec] = observe(e, path, n_calls)
-        obs[e.spec].seconds = time.perf_counter() - start
-    settle_stack_depth(engines, path, obs)
-    return obs, n_calls
+        got = observe_many(e, live) if live else []
+        each = (time.perf_counter() - start) / max(1, len(live))
+        for obs, o in zip(per_module, got):
+            o.seconds = each
+            obs[e.spec] = o
+    out, it = [], iter(zip(live, per_module))
+    for item in items:
+        if item is None:
+            out.append(None)
+            continue
+        (path, n_calls), obs = next(it)
+        settle_stack_depth(engines, path, obs)
+        out.append((obs, n_calls))
+    return out
 
 
 def still_differs(engine_specs: list[str], seed: int, module_path: Path) -> bool:
     engines = [Engine(s) for s in engine_specs]
     with tempfile.TemporaryDirectory(prefix="wc-pred-") as tmp:
-        try:
-            obs, _ = run_all(engines, Path(module_path).read_bytes(), seed, Path(tmp))
-        except ValueError:
-            return False
+        got = run_all(engines, Path(module_path).read_bytes(), seed, Path(tmp))
+    if got is None:
+        return False
+    obs, _ = got
     return bool(deviators({k: o.form for k, o in obs.items()}, {e.spec: e.family for e in engines}))
 
 
@@ -477,10 +559,14 @@ class Campaign:
 
     def add(self, engines: list[Engine], module: bytes, seed: int, workdir: Path) -> Finding | None:
         """Run one module everywhere, count it, and return a disagreement (None if all agree)."""
-        try:
-            obs, n_calls = run_all(engines, module, seed, workdir)
-        except ValueError:
-            return None
+        return self.add_many(engines, [(module, seed)], workdir)[0]
+
+    def add_many(self, engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path) -> list[Finding | None]:
+        """add() for a batch: every engine answers the whole batch in one go (run_many)."""
+        return [None if got is None else self._count(engines, module, seed, *got)
+                for (module, seed), got in zip(batch, run_many(engines, batch, workdir))]
+
+    def _count(self, engines, module, seed, obs, n_calls) -> Finding | None:
         self.modules += 1
         self.calls += n_calls
         for spec, o in obs.items():
@@ -501,10 +587,11 @@ REPLAY_MAX = 50
 
 def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile: str = "mvp",
              findings_root: Path = FINDINGS_DIR, progress=lambda m: None, database=None,
-             slot: budget.Slot | None = None) -> Campaign:
+             slot: budget.Slot | None = None, batch: int = 25) -> Campaign:
     """Earlier disagreements from the Hypothesis database first, then Hypothesis draws smith
     seeds and argument seeds (`examples` of them, or until `slot`, a --fuzz-budget share, is
-    spent); every disagreement (first per set of deviating engines) is shrunk, kept under
+    spent), run everywhere `batch` modules at a time (one engine process per batch where the row
+    has one); every disagreement (first per set of deviating engines) is shrunk, kept under
     `findings_root` and saved to the database (seed + module)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
@@ -533,6 +620,15 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
             found(result.add(engines, entry[8:], int.from_bytes(entry[:8], "little"), work))
 
         counted = budget.Counted(slot)
+        pending: list[tuple[bytes, int]] = []
+
+        def flush():
+            before = result.modules
+            for f in result.add_many(engines, pending, work):
+                found(f)
+            pending.clear()
+            if result.modules // 100 > before // 100:
+                progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
 
         def make():
             @given(st.binary(min_size=16, max_size=2048), st.integers(0, 2**32 - 1), st.booleans())
@@ -540,13 +636,68 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
             def one(data, seed, traps):
                 module = smith(data, profile, traps)
                 if module is not None:
-                    found(result.add(engines, module, seed, work))
-                    if result.modules % 100 == 0:
-                        progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
+                    pending.append((module, seed))
+                    if len(pending) >= batch:
+                        flush()
             return one
 
         budget.run_hypothesis(make, examples, slot, counted, deadline=None, database=None)
+        flush()
     return result
+
+
+def available_engines(rows: list[str] | None = None, progress=lambda m: None) -> list[Engine]:
+    """Every row x configuration here that can invoke an export (what the security suite runs)."""
+    from harness.runtimes import RUNTIMES
+    from harness.toolchain import host_arch
+
+    engines = []
+    for row in rows or list(RUNTIMES):
+        rt = RUNTIMES[row]
+        if not rt.availability(host_arch()).available:
+            continue
+        for config in engine_configs(rt):
+            e = Engine(f"{row}/{config}")
+            why = e.unsupported()
+            if why:
+                progress(f"{e.spec}: not run ({why})")
+            else:
+                engines.append(e)
+    return engines
+
+
+def throughput(engines: list[Engine], modules: int, batch: int = 25, seed: int = 1) -> dict:
+    """Module executions per second, one by one (as before batching) and batched, on the same
+    smith modules in one run, per row and summed; and whether both ways saw the same forms."""
+    rng = random.Random(seed)
+    drawn: list[tuple[bytes, int]] = []
+    while len(drawn) < modules:
+        module = smith(rng.randbytes(rng.randrange(64, 2048)), "mvp", rng.random() < 0.5)
+        if module is not None:
+            drawn.append((module, rng.getrandbits(32)))
+    out = {"modules": modules, "batch": batch, "engines": {}}
+    with tempfile.TemporaryDirectory(prefix="wc-bench-") as tmp:
+        runs = {}
+        for mode in ("one-by-one", "batched"):
+            for e in engines:
+                e.batched = mode == "batched"
+            start = time.perf_counter()
+            got = []
+            for i in range(0, len(drawn), batch if mode == "batched" else 1):
+                got += run_many(engines, drawn[i:i + (batch if mode == "batched" else 1)], Path(tmp))
+            wall = time.perf_counter() - start
+            runs[mode] = got
+            executions = sum(len(obs) for obs, _ in filter(None, got))
+            out[mode] = {"wall_s": round(wall, 2), "executions": executions, "per_s": round(executions / wall, 1)}
+            for e in engines:
+                spent = sum(obs[e.spec].seconds for obs, _ in filter(None, got))
+                row = out["engines"].setdefault(e.spec, {})
+                row[mode] = {"seconds": round(spent, 2), "per_s": round(len(drawn) / spent, 1) if spent else None}
+    same = sum(1 for a, b in zip(runs["one-by-one"], runs["batched"]) if a and b and
+               {k: o.form for k, o in a[0].items()} == {k: o.form for k, o in b[0].items()})
+    out["same_forms"] = f"{same} of {sum(1 for a in runs['batched'] if a)} modules"
+    out["speedup"] = round(out["batched"]["per_s"] / out["one-by-one"]["per_s"], 2)
+    return out
 
 
 def main(argv=None) -> int:
@@ -556,7 +707,15 @@ def main(argv=None) -> int:
     sd.add_argument("--engines", required=True, help="comma-separated engine specs (ROW/CONFIG or planted-flip:ROW/CONFIG)")
     sd.add_argument("--seed", type=int, required=True, help="the argument seed the finding was made with")
     sd.add_argument("module")
+    bench = sub.add_parser("throughput", help="module executions per second, one by one vs batched, on the same modules")
+    bench.add_argument("--modules", type=int, default=60)
+    bench.add_argument("--batch", type=int, default=25)
+    bench.add_argument("--rows", default="", help="comma-separated runtime rows (default: every available one)")
     args = ap.parse_args(argv)
+    if args.cmd == "throughput":
+        engines = available_engines([r for r in args.rows.split(",") if r] or None, lambda m: print(m, file=sys.stderr))
+        print(json.dumps(throughput(engines, args.modules, args.batch), indent=1))
+        return 0
     try:
         return 0 if still_differs(args.engines.split(","), args.seed, Path(args.module)) else 1
     except (ValueError, ToolMissing) as exc:
