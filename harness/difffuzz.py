@@ -4,8 +4,11 @@ second profile). harness.fuzzdriver appends driver exports that call every expor
 arguments and fold the results, globals and memory into one i64, so every engine row and
 configuration can run it: wasmtime-py in its child process (Config knobs), the CLIs
 (wasmtime, WasmEdge, Wasmer, wasmi) with their own invoke and options, node with a script.
-Engines are compared by a majority in which every engine family has one vote. An engine that
-deviates is a finding: the module is shrunk with `wasm-tools shrink` (its predicate is this
+Engines are compared by a majority in which every engine family has one vote (harness.difffuzz.judge):
+"same" needs at least two families answering; a tie is "ambiguous" (nobody blamed, every answer
+kept); an engine whose host crashes (a signal, a Rust panic or abort) is a host-crashed finding
+whatever the others did; time-outs and errors are counted per engine. Every distinct finding
+(Finding.key) is kept: the module is shrunk with `wasm-tools shrink` (its predicate is this
 module's `still-differs` command), kept under reports/findings/ as .wasm + .wat + the command
 that reproduces it, and saved in the Hypothesis database, whose findings the next run replays
 first.
@@ -354,8 +357,8 @@ def _observation(first: Invoked, prefixes: list[Invoked]) -> Observation:
     order (up to the first that did not return)."""
     if first.value is not None:
         return Observation(("ok", first.value))
-    if first.died:
-        return Observation(("died", first.died))
+    if crash(first):
+        return Observation(("died", crash(first)))
     if first.trap is None:
         return Observation(None, "timed out" if first.timed_out else first.error or "no answer")
     ok = 0
@@ -366,8 +369,22 @@ def _observation(first: Invoked, prefixes: list[Invoked]) -> Observation:
 
 def _trapped(first: Invoked, ok: int, value: int, stop: Invoked | None) -> Observation:
     if stop is not None and stop.trap is None:  # a death or time-out on a prefix the whole run passed
-        return Observation(("died", stop.died) if stop.died else None, "a prefix timed out or failed")
+        return Observation(("died", crash(stop)) if crash(stop) else None, "a prefix timed out or failed")
     return Observation(("trap", ok, comparable_trap(first.trap), value))
+
+
+PANIC = re.compile(r"panicked at|fatal runtime error|\bexit 101\b|\babort(ed)?\b", re.I)
+
+
+def crash(answer: Invoked) -> int | str | None:
+    """How the engine's host crashed on a call (None: it did not): a signal, or a Rust panic or
+    abort (exit 101, `panicked at`), which the CLIs report as an exit, not a signal. A crash is a
+    host-crashed finding whatever the other engines did; it is never "not compared"."""
+    if answer.died:
+        return answer.died
+    if answer.error and PANIC.search(answer.error):
+        return "panic"
+    return None
 
 
 def observe_many(engine: Engine, items: list[tuple[Path, int]]) -> list[Observation]:
@@ -402,22 +419,45 @@ def engine_prefix_value(engine: Engine, path: Path, k: int) -> int | None:
     return FNV_OFFSET if k == 0 else engine.invoke(path, [prefix(k)])[0].value
 
 
-def deviators(forms: dict[str, tuple | None], families: dict[str, str] | None = None) -> list[str]:
-    """Engines whose normal form differs from the majority. Every engine family weighs one
-    vote in all (split among its rows and configurations), so nine wasmtime configurations do
-    not outvote V8 and WasmEdge; ties: the first engine's side wins."""
-    comparable = {k: v for k, v in forms.items() if v is not None}
-    if len(comparable) < 2:
-        return []
-    families = families or {k: k for k in comparable}
-    size = Counter(families.get(k, k) for k in comparable)
+@dataclass
+class Judged:
+    """One module's judgement. verdict: "same" (at least two engine families answered and all
+    agree), "deviation" (a majority of families, and engines off it), "ambiguous" (a tie between
+    answers: no majority, so no engine is blamed; every answer is kept), "one-family" (fewer
+    than two families answered: nothing was compared) or "no-answer". `crashed` (host-crashed:
+    a signal, a panic) are findings whatever the vote; they do not vote."""
+
+    verdict: str
+    deviating: list = field(default_factory=list)
+    crashed: list = field(default_factory=list)
+    majority: tuple | None = None
+
+
+def judge(forms: dict[str, tuple | None], families: dict[str, str] | None = None) -> Judged:
+    """Every engine family weighs one vote in all (split among its rows and configurations),
+    so nine wasmtime configurations do not outvote V8 and WasmEdge."""
+    families = families or {k: k for k in forms}
+    crashed = [k for k, v in forms.items() if v is not None and v[0] == "died"]
+    voting = {k: v for k, v in forms.items() if v is not None and k not in crashed}
+    if len({families.get(k, k) for k in voting}) < 2:
+        return Judged("one-family" if voting else "no-answer", crashed=crashed)
+    size = Counter(families.get(k, k) for k in voting)
     weight: dict[tuple, float] = {}
-    for k, v in comparable.items():
+    for k, v in voting.items():
         weight[v] = weight.get(v, 0.0) + 1.0 / size[families.get(k, k)]
     top = max(weight.values())
-    first_form = next(iter(comparable.values()))
-    majority = first_form if weight[first_form] >= top - 1e-9 else max(weight, key=weight.get)
-    return [k for k, v in comparable.items() if v != majority]
+    leaders = [v for v, w in weight.items() if w >= top - 1e-9]
+    if len(leaders) > 1:
+        return Judged("ambiguous", crashed=crashed)
+    majority = leaders[0]
+    dev = [k for k, v in voting.items() if v != majority]
+    return Judged("deviation" if dev else "same", dev, crashed, majority)
+
+
+def deviators(forms: dict[str, tuple | None], families: dict[str, str] | None = None) -> list[str]:
+    """Engines off the majority, and engines that crashed (ties blame nobody: see judge)."""
+    j = judge(forms, families)
+    return j.deviating + j.crashed
 
 
 def run_all(engines: list[Engine], module: bytes, seed: int, workdir: Path) -> tuple[dict[str, Observation], int]:
@@ -465,7 +505,8 @@ def still_differs(engine_specs: list[str], seed: int, module_path: Path) -> bool
     if got is None:
         return False
     obs, _ = got
-    return bool(deviators({k: o.form for k, o in obs.items()}, {e.spec: e.family for e in engines}))
+    j = judge({k: o.form for k, o in obs.items()}, {e.spec: e.family for e in engines})
+    return bool(j.deviating or j.crashed) or j.verdict == "ambiguous"
 
 
 # -- findings ---------------------------------------------------------------------------------
@@ -475,23 +516,43 @@ def bounds_trap_at(form: tuple) -> int | None:
     return form[1] if form[0] == "trap" and "out-of-bounds" in form[2] else None
 
 
+def shape(form: tuple | None) -> str:
+    """A form without its values: what kind of answer it was (ok, a trap kind, a crash)."""
+    if form is None:
+        return "none"
+    return f"trap:{form[2]}" if form[0] == "trap" else form[0]
+
+
 @dataclass
 class Finding:
     engines: list[str]
-    deviating: list[str]
+    deviating: list[str]  # the engines blamed: off the majority, or crashed (none for "ambiguous")
     seed: int
     module: bytes
     forms: dict
     shrunk: bytes | None = None
     directory: Path | None = None
     notes: list = field(default_factory=list)
+    verdict: str = "deviation"  # deviation | ambiguous | host-crashed
+    majority: tuple | None = None
+    modules: int = 1  # modules that showed this same finding (its key)
+
+    @property
+    def key(self) -> tuple:
+        """What makes two findings the same: the verdict, who is blamed, and the shape of each
+        blamed engine's answer against the majority's (ambiguous: every engine's answer shape)."""
+        who = self.deviating if self.deviating else sorted(self.forms)
+        return (self.verdict, shape(self.majority), tuple(sorted((k, shape(self.forms.get(k))) for k in who)))
 
     @property
     def kind(self) -> str:
-        """"safety" (SAFETY-2) when a deviator died, or its bounds traps differ from the
+        """"safety" (SAFETY-2) when a blamed engine crashed, or its bounds traps differ from the
         majority's (it returned where the others trapped out of bounds, trapped out of bounds
-        where they went on, or went past their bounds trap); else "port" (PORT-2)."""
-        majority = next((f for k, f in self.forms.items() if k not in self.deviating and f), None)
+        where they went on, or went past their bounds trap); "ambiguous" for a tie; else "port"
+        (PORT-2)."""
+        if self.verdict == "ambiguous":
+            return "ambiguous"
+        majority = self.majority or next((f for k, f in self.forms.items() if k not in self.deviating and f), None)
         for dev in self.deviating:
             form = self.forms.get(dev)
             if form and form[0] == "died":
@@ -537,7 +598,7 @@ def keep(f: Finding, root: Path = FINDINGS_DIR) -> Path:
         (d / "shrunk.wat").write_text(to_wat(f.shrunk))
     (d / "command.txt").write_text(f.command(d / ("shrunk.wasm" if f.shrunk else "module.wasm")) + "\n")
     (d / "result.json").write_text(json.dumps({"engines": f.engines, "deviating": f.deviating, "seed": f.seed,
-                                               "kind": f.kind, "forms": {k: repr(v)[:2000] for k, v in f.forms.items()},
+                                               "kind": f.kind, "verdict": f.verdict, "modules": f.modules, "forms": {k: repr(v)[:2000] for k, v in f.forms.items()},
                                                "module_bytes": len(f.module), "shrunk_bytes": len(f.shrunk or b"")}, indent=1))
     f.directory = d
     return d
@@ -546,38 +607,94 @@ def keep(f: Finding, root: Path = FINDINGS_DIR) -> Path:
 @dataclass
 class Campaign:
     """What one fuzzing run saw: module and call counts, per engine how many modules it was
-    compared on and why it could not be on the others, and the findings (one per deviating set)."""
+    compared on, crashed, deviated or tied on, its time-outs and errors and why it could not be
+    compared on the others, and every distinct finding (Finding.key)."""
 
     modules: int = 0
     calls: int = 0
     replayed: int = 0  # earlier findings from the Hypothesis database, run again first
-    compared: Counter = field(default_factory=Counter)
+    compared: Counter = field(default_factory=Counter)  # modules on which at least two families answered
     seconds: Counter = field(default_factory=Counter)  # spec -> seconds its observations took
+    timeouts: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    crashed: Counter = field(default_factory=Counter)  # host-crashed (signal, panic), whatever the others did
+    deviated: Counter = field(default_factory=Counter)  # off the majority
+    ambiguous: Counter = field(default_factory=Counter)  # a tie, no majority: nobody blamed
+    verdicts: Counter = field(default_factory=Counter)  # per module: same, deviation, ambiguous, one-family, no-answer
     not_compared: dict = field(default_factory=dict)  # spec -> Counter of reasons
     findings: list = field(default_factory=list)
-    seen: set = field(default_factory=set)
+    seen: dict = field(default_factory=dict)  # Finding.key -> the first finding with it
 
-    def add(self, engines: list[Engine], module: bytes, seed: int, workdir: Path) -> Finding | None:
-        """Run one module everywhere, count it, and return a disagreement (None if all agree)."""
-        return self.add_many(engines, [(module, seed)], workdir)[0]
+    def add(self, engines: list[Engine], module: bytes, seed: int, workdir: Path) -> list[Finding]:
+        """Run one module everywhere, count it, and return its findings (none if all agree)."""
+        return self.add_many(engines, [(module, seed)], workdir)
 
-    def add_many(self, engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path) -> list[Finding | None]:
+    def add_many(self, engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path) -> list[Finding]:
         """add() for a batch: every engine answers the whole batch in one go (run_many)."""
-        return [None if got is None else self._count(engines, module, seed, *got)
-                for (module, seed), got in zip(batch, run_many(engines, batch, workdir))]
+        return [f for (module, seed), got in zip(batch, run_many(engines, batch, workdir)) if got is not None
+                for f in self._count(engines, module, seed, *got)]
 
-    def _count(self, engines, module, seed, obs, n_calls) -> Finding | None:
+    def _count(self, engines, module, seed, obs, n_calls) -> list[Finding]:
         self.modules += 1
         self.calls += n_calls
+        forms = {k: o.form for k, o in obs.items()}
+        families = {e.spec: e.family for e in engines}
+        j = judge(forms, families)
+        self.verdicts[j.verdict] += 1
         for spec, o in obs.items():
             self.seconds[spec] += o.seconds
             if o.form is None:  # one reason per kind of failure, not per module file
+                (self.timeouts if o.why == "timed out" else self.errors)[spec] += 1
                 self.not_compared.setdefault(spec, Counter())[MODULE_PATH.sub("<module>", o.why)] += 1
+            elif spec in j.crashed:
+                self.crashed[spec] += 1
+            elif j.verdict == "one-family":
+                self.not_compared.setdefault(spec, Counter())[
+                    f"only one engine family answered ({families.get(spec, spec)}): nothing to compare with"] += 1
             else:
                 self.compared[spec] += 1
-        forms = {k: o.form for k, o in obs.items()}
-        dev = deviators(forms, {e.spec: e.family for e in engines})
-        return Finding([e.spec for e in engines], dev, seed, module, forms) if dev else None
+                if j.verdict == "ambiguous":
+                    self.ambiguous[spec] += 1
+                elif spec in j.deviating:
+                    self.deviated[spec] += 1
+        specs = [e.spec for e in engines]
+        found = [Finding(specs, [k], seed, module, forms, verdict="host-crashed", majority=j.majority) for k in j.crashed]
+        if j.verdict == "deviation":
+            found.append(Finding(specs, j.deviating, seed, module, forms, majority=j.majority))
+        elif j.verdict == "ambiguous":
+            found.append(Finding(specs, [], seed, module, forms, verdict="ambiguous"))
+        return found
+
+
+    def verdict(self, spec: str) -> dict:
+        """One engine's PORT-2 record: outcome (not-tested, host-crashed, mismatch, inconclusive
+        when every compared module was a tie, same), value, reason, and its findings. "same" is
+        only said of modules on which at least two engine families answered."""
+        compared, crashed = self.compared[spec], self.crashed[spec]
+        tied, deviated = self.ambiguous[spec], self.deviated[spec]
+        reasons = self.not_compared.get(spec) or Counter()
+        failures = f"{self.timeouts[spec]} time-outs, {self.errors[spec]} errors"
+        if not compared and not crashed:
+            return {"outcome": "not-tested", "value": None, "findings": [],
+                    "reason": f"compared on none of {self.modules} modules ({failures}); most often: "
+                              f"{reasons.most_common(1)[0][0] if reasons else 'no answer'}"}
+        mine = [f for f in self.findings if spec in f.deviating]
+        skipped = (f"; not compared on {self.modules - compared - crashed} ({failures}; most often: "
+                   f"{reasons.most_common(1)[0][0]})" if reasons else "")
+        ties = f"; {tied} ties between engine families (ambiguous: nobody blamed, every answer kept)" if tied else ""
+        if mine:
+            first = mine[0].command(mine[0].directory / "module.wasm") if mine[0].directory else "not kept"
+            return {"outcome": "host-crashed" if crashed else "mismatch", "value": 1, "findings": mine,
+                    "reason": (f"host crashed on {crashed} modules; " if crashed else "") +
+                              (f"deviated from the majority on {deviated} modules; " if deviated else "") +
+                              f"{len(mine)} distinct finding(s); first: {first}" + ties + skipped}
+        if compared == tied:
+            return {"outcome": "inconclusive", "value": None, "findings": [],
+                    "reason": f"every one of the {compared} compared modules was a tie between engine families, "
+                              "so there was no majority to agree with" + skipped}
+        return {"outcome": "same", "value": 0, "findings": [],
+                "reason": f"agreed with the majority on {compared - tied} of {self.modules} modules with at least two "
+                          f"engine families answering, {self.calls} calls" + ties + skipped}
 
 
 DB_KEY = b"wasm-claims/difffuzz/"
@@ -591,7 +708,8 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
     """Earlier disagreements from the Hypothesis database first, then Hypothesis draws smith
     seeds and argument seeds (`examples` of them, or until `slot`, a --fuzz-budget share, is
     spent), run everywhere `batch` modules at a time (one engine process per batch where the row
-    has one); every disagreement (first per set of deviating engines) is shrunk, kept under
+    has one); every distinct finding (Finding.key; later modules with the same key are counted on
+    it) is shrunk, kept under
     `findings_root` and saved to the database (seed + module)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
@@ -600,11 +718,12 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
     key = DB_KEY + profile.encode()
     result = Campaign()
 
-    def found(f: Finding | None) -> None:
-        if f is None or tuple(f.deviating) in result.seen:
+    def found(f: Finding) -> None:
+        if f.key in result.seen:
+            result.seen[f.key].modules += 1
             return
-        result.seen.add(tuple(f.deviating))
-        progress(f"difffuzz: {', '.join(f.deviating)} disagree(s) with the majority; shrinking")
+        result.seen[f.key] = f
+        progress(f"difffuzz: {f.verdict}: {', '.join(f.deviating) or 'a tie between ' + ', '.join(sorted(f.forms))}; shrinking")
         with tempfile.TemporaryDirectory(prefix="wc-shrink-") as sh:
             f.shrunk = shrink(f.engines, f.seed, f.module, shrink_attempts, Path(sh),
                               1800 if slot is None else max(10.0, slot.left()))
@@ -617,7 +736,8 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
         work = Path(tmp)
         for entry in list(db.fetch(key))[:REPLAY_MAX] if db is not None else []:
             result.replayed += 1
-            found(result.add(engines, entry[8:], int.from_bytes(entry[:8], "little"), work))
+            for f in result.add(engines, entry[8:], int.from_bytes(entry[:8], "little"), work):
+                found(f)
 
         counted = budget.Counted(slot)
         pending: list[tuple[bytes, int]] = []
