@@ -741,12 +741,25 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
 
         counted = budget.Counted(slot)
         pending: list[tuple[bytes, int]] = []
+        cost = {"seconds": 0.0, "modules": 0}
+
+        def full() -> bool:
+            """A batch is due: `batch` modules, or, in a slot, as many as the time left runs
+            (measured per module so far; the first batch is small), so a batch never overruns it."""
+            if slot is None:
+                return len(pending) >= batch
+            per_module = cost["seconds"] / cost["modules"] if cost["modules"] else None
+            due = min(batch, 5) if per_module is None else max(1, min(batch, int(slot.left() / per_module)))
+            return len(pending) >= due
 
         def flush():
-            before = result.modules
-            for f in result.add_many(engines, pending, work):
-                found(f)
+            before, start = result.modules, time.perf_counter()
+            findings = result.add_many(engines, pending, work)
+            cost["seconds"] += time.perf_counter() - start
+            cost["modules"] += len(pending)
             pending.clear()
+            for f in findings:
+                found(f)
             if result.modules // 100 > before // 100:
                 progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
 
@@ -757,7 +770,7 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
                 module = smith(data, profile, traps)
                 if module is not None:
                     pending.append((module, seed))
-                    if len(pending) >= batch:
+                    if full():
                         flush()
             return one
 
