@@ -268,3 +268,61 @@ def test_export_signatures_read_from_the_binary_match_wasmtime():
         assert globals_ == {e.name: str(e.type.content) for e in mod.exports if isinstance(e.type, wasmtime.GlobalType)}
         checked += 1
     assert checked
+
+
+class _DyingHost:
+    """A wasmtime-py child that dies (SIGSEGV) on any batch holding the module named `bad`."""
+
+    def __init__(self, bad):
+        self.bad, self.requests = bad, 0
+
+    def request(self, req, timeout_s):
+        self.requests += 1
+        if any(job["module"].endswith(self.bad) for job in req["jobs"]):
+            return {"died": True, "signal": 11}
+        return {"results": [[{"value": int(Path(job["module"]).stem[1:])}] for job in req["jobs"]]}
+
+
+def test_a_crash_costs_only_the_batch_bisected_to_the_module():
+    e = difffuzz.Engine("wasmtime-py/default")
+    e.host = _DyingHost("m5.wasm")
+    jobs = [(Path(f"/x/m{i}.wasm"), [fuzzdriver.ALL], []) for i in range(8)]
+    got = e.invoke_many(jobs)
+    assert [g[0].value for g in got] == [0, 1, 2, 3, 4, None, 6, 7]
+    assert got[5][0].died == 11 and difffuzz._observation(got[5][0], []).form == ("died", 11)
+    assert e.host.requests <= 1 + 2 * 3  # the batch, then one bisection path down to the module
+
+
+def test_node_batch_resumes_after_the_module_that_stopped_it(monkeypatch):
+    from harness.outcome import Outcome
+    from harness.runtimes import node
+
+    calls = []
+
+    def fake_run(cmd, stdin, timeout_s):
+        import json
+
+        jobs = json.loads(Path(cmd[-1]).read_text())
+        calls.append([j["module"] for j in jobs])
+        lines = []
+        for j in jobs:
+            if j["module"] == "m2.wasm" and len(calls) == 1:
+                return Outcome(stdout="".join(lines).encode(), signal=6)
+            lines.append(json.dumps({"results": [{"value": j["module"][1]}]}) + "\n")
+        return Outcome(stdout="".join(lines).encode(), exit_code=0)
+
+    monkeypatch.setattr(node, "run_process", fake_run)
+    rt = node.NodeWasi()
+    monkeypatch.setattr(rt, "program", lambda arch=None: "node")
+    got = rt.invoke_batch([(Path(f"m{i}.wasm"), [fuzzdriver.ALL], []) for i in range(5)])
+    assert [g[0].value for g in got] == [0, 1, None, 3, 4] and got[2][0].died == 6
+    assert calls == [["m0.wasm", "m1.wasm", "m2.wasm", "m3.wasm", "m4.wasm"], ["m3.wasm", "m4.wasm"]]
+
+
+def test_batched_and_one_by_one_see_the_same_answers():
+    _need_wasm_tools()
+    engines = [difffuzz.Engine("wasmtime-py/default"), difffuzz.Engine("wasmtime-py/opt-none")]
+    out = difffuzz.throughput(engines, modules=6, batch=4)
+    assert out["same_forms"] == "6 of 6 modules"
+    assert out["batched"]["executions"] == out["one-by-one"]["executions"] == 12
+    assert set(out["engines"]) == {"wasmtime-py/default", "wasmtime-py/opt-none"}
