@@ -117,16 +117,16 @@ def test_session_with_generated_rows_ends_within_its_budget(pytester, tmp_path):
             time.sleep(2)
     """)
     start = time.perf_counter()
-    result = run(pytester, "--fuzz-budget", "8s", "-v", "--report-dir", str(tmp_path / "r"))
+    result = run(pytester, "--fuzz-budget", "15s", "-v", "--report-dir", str(tmp_path / "r"))
     took = time.perf_counter() - start
     result.assert_outcomes(passed=4)
     order = [line.split("::")[1].split()[0] for line in result.stdout.lines if "::test_" in line and "PASSED" in line]
     assert order[0] == "test_fixed", order  # the generated rows run last
     doc = json.loads((tmp_path / "r" / "results.json").read_text())
     rows = {r["runtime"]: r for r in doc["records"] if r["metric"] == "m"}
-    spent = sum(r["details"]["spent_s"] for r in rows.values())
-    assert 8 - 2 - 1.0 <= spent <= (8 - 2) * 1.1, rows
+    session = doc["run"]["fuzz_budget"]
+    assert session["budget_s"] == 15 and 15 * 0.9 <= session["spent_s"] <= 15 * 1.1, session  # used, not overrun
+    assert sum(r["details"]["spent_s"] for r in rows.values()) <= (15 - 2) * 1.1, rows
     assert rows["b"]["details"]["fuzz_budget_s"] > rows["a1"]["details"]["fuzz_budget_s"]  # beta: one row, half the budget
-    assert all(r["value"] > 3 for r in rows.values())  # time-boxed, not the profile's count
-    assert doc["run"]["fuzz_budget"]["budget_s"] == 8 and doc["run"]["fuzz_budget"]["spent_s"] <= 8 * 1.1
-    assert took < 8 * 1.1 + 15  # the subprocess's own start and report on top
+    assert all(r["value"] >= 1 for r in rows.values()) and max(r["value"] for r in rows.values()) > 3  # not the profile's 3
+    assert took < 15 * 1.1 + 20  # the subprocess's own start and report on top
