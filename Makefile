@@ -40,7 +40,8 @@ $(STAMP): pyproject.toml | $(SETUP_STAMP)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
 	@echo "building llama-cpp-python from source (the ggml WASI-NN backend; several minutes, once: pip keeps the wheel)"
-	@CMAKE_ARGS="$(GGML_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(BIN)/python -m pip install --quiet -e '.[ggml]' \
+	@CMAKE_ARGS="$(GGML_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(BIN)/python scripts/with_progress.py llama.cpp \
+	  $(VENV)/llama-cpp-build.log -- $(BIN)/python -m pip install -v -e '.[ggml]' \
 	  || echo "warning: llama-cpp-python did not build; the ggml parity rows will be skipped with the reason"
 	touch $@
 
