@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 
 from harness.outcome import Outcome
@@ -21,6 +23,26 @@ def _f32_tensor_diff(a: bytes, b: bytes, cmp: Compare) -> str | None:
     if bad.any():
         i = int(np.argmax(bad))
         return f"{int(bad.sum())} of {x.size} values outside rtol={cmp.rtol} atol={cmp.atol}; first at [{i}]: {x[i]!r} vs {y[i]!r}"
+    return None
+
+
+TRACEBACK = b"Traceback (most recent call last):"
+
+
+def reference_crash(outcome: Outcome) -> str | None:
+    """How a Python reference crashed (None: it answered or rejected the input on purpose): an
+    uncaught exception is exit 1 under the interpreter's traceback, named by its last line (the
+    workload's own error); a signal names the signal. A crash is a finding against the
+    workload, so no form is compared with it."""
+    if outcome.signal is not None:
+        try:
+            return f"killed by signal {signal.Signals(outcome.signal).name}"
+        except ValueError:
+            return f"killed by signal {outcome.signal}"
+    if outcome.exit_code == 1 and TRACEBACK in outcome.stderr:
+        tail = outcome.stderr.rsplit(TRACEBACK, 1)[1].decode("utf-8", "replace")
+        lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
+        return f"uncaught {lines[-1]}" if lines else "uncaught exception"
     return None
 
 

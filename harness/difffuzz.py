@@ -4,8 +4,11 @@ second profile). harness.fuzzdriver appends driver exports that call every expor
 arguments and fold the results, globals and memory into one i64, so every engine row and
 configuration can run it: wasmtime-py in its child process (Config knobs), the CLIs
 (wasmtime, WasmEdge, Wasmer, wasmi) with their own invoke and options, node with a script.
-Engines are compared by a majority in which every engine family has one vote. An engine that
-deviates is a finding: the module is shrunk with `wasm-tools shrink` (its predicate is this
+Engines are compared by a majority in which every engine family has one vote (harness.difffuzz.judge):
+"same" needs at least two families answering; a tie is "ambiguous" (nobody blamed, every answer
+kept); an engine whose host crashes (a signal, a Rust panic or abort) is a host-crashed finding
+whatever the others did; time-outs and errors are counted per engine. Every distinct finding
+(Finding.key) is kept: the module is shrunk with `wasm-tools shrink` (its predicate is this
 module's `still-differs` command), kept under reports/findings/ as .wasm + .wat + the command
 that reproduces it, and saved in the Hypothesis database, whose findings the next run replays
 first.
@@ -16,6 +19,7 @@ wrong engine (it flips the lowest bit of every value it returns once a module ca
 that `make test` uses to prove that a disagreement is found and shrunk.
 
     python -m harness.difffuzz still-differs --engines A,B --seed N module.wasm   (exit 0: still differs)
+    python -m harness.difffuzz throughput --modules 60   (executions/s one by one vs batched, per row)
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import budget
 from harness.fuzzdriver import ALL, FNV_OFFSET, Call, instrument, prefix
 from harness.runtimes.base import Invoked
 from harness.runtimes.cli import classify_trap
@@ -226,6 +232,7 @@ class Engine:
         else:
             self.cli, self.options = rt, rt.invoke_configs()[self.config]
         self.batch = host is not None or getattr(rt, "batch_invoke", False)
+        self.batched = True  # many modules per engine process where the row can (False: one by one, as before)
 
     def unsupported(self) -> str | None:
         """Why this row cannot run this configuration (None: it can), asked with a module whose
@@ -248,16 +255,52 @@ class Engine:
             got = [Invoked(value=g.value ^ 1) if g.value is not None else g for g in got]
         return got
 
+    def invoke_many(self, jobs: list[tuple[Path, list[str], list[str]]]) -> list[list[Invoked]] | None:
+        """Many modules in one engine process (wasmtime-py's child, one node process): per job
+        (module, exports, on_trap) the answers to `exports`, then, if the last trapped, to the
+        `on_trap` exports up to the first that does not return. None: this row has no batch
+        (a CLI that starts a process per call)."""
+        if self.cli is not None and not callable(getattr(self.cli, "invoke_batch", None)):
+            return None
+        got = (self.cli.invoke_batch(jobs, self.options, CALL_TIMEOUT_S) if self.cli is not None
+               else self._child_many(jobs))
+        if self.planted:
+            got = [[Invoked(value=g.value ^ 1) if g.value is not None else g for g in answers] if _makes_calls(path)
+                   else answers for (path, _, _), answers in zip(jobs, got)]
+        return got
+
+    def _child_many(self, jobs: list[tuple[Path, list[str], list[str]]]) -> list[list[Invoked]]:
+        """One request for the batch; when the child dies or hangs, the batch is bisected down to
+        the module that did it (the modules before it in the batch are answered again)."""
+        calls = sum(len(e) + len(t) for _, e, t in jobs)
+        reply = self.host.request({"op": "invoke_batch", "timeout_s": CALL_TIMEOUT_S,
+                                   "jobs": [{"module": str(m), "exports": e, "on_trap": t} for m, e, t in jobs],
+                                   "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (calls + 1))
+        if "results" in reply:
+            return [[_from_child(r) for r in results] for results in reply["results"]]
+        if (reply.get("died") or reply.get("timed_out")) and len(jobs) > 1:
+            half = len(jobs) // 2
+            return self._child_many(jobs[:half]) + self._child_many(jobs[half:])
+        return [[_child_failure(reply)] * len(e) for _, e, _ in jobs]
+
     def _child(self, module_path: Path, exports: list[str]) -> list[Invoked]:
         reply = self.host.request({"op": "invoke", "module": str(module_path), "exports": exports, "timeout_s": CALL_TIMEOUT_S,
                                    "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (len(exports) + 1))
         if reply.get("died") or reply.get("timed_out") or "results" not in reply:
-            one = Invoked(died=reply.get("signal") or (None if not reply.get("died") else -1), timed_out=bool(reply.get("timed_out")),
-                          error=None if reply.get("died") or reply.get("timed_out") else
-                          str(reply.get("unsupported") or reply.get("error") or reply)[:200])
-            return [one] * len(exports)
-        return [Invoked(value=r["value"]) if "value" in r else Invoked(trap=classify_trap(r["trap"]) or r["trap"])
-                if "trap" in r else Invoked(error=r.get("error", "?")) for r in reply["results"]]
+            return [_child_failure(reply)] * len(exports)
+        return [_from_child(r) for r in reply["results"]]
+
+
+def _from_child(r: dict) -> Invoked:
+    return (Invoked(value=r["value"]) if "value" in r else Invoked(trap=classify_trap(r["trap"]) or r["trap"])
+            if "trap" in r else Invoked(error=r.get("error", "?")))
+
+
+def _child_failure(reply: dict) -> Invoked:
+    """A request the child did not answer: it died (signal), hung, or refused (unsupported, error)."""
+    return Invoked(died=reply.get("signal") or (None if not reply.get("died") else -1), timed_out=bool(reply.get("timed_out")),
+                   error=None if reply.get("died") or reply.get("timed_out") else
+                   str(reply.get("unsupported") or reply.get("error") or reply)[:200])
 
 
 def _makes_calls(driven_path: Path) -> bool:
@@ -274,6 +317,7 @@ class Observation:
 
     form: tuple | None
     why: str = ""
+    seconds: float = 0.0
 
 
 # Trap kinds some engine cannot tell apart are compared as one: V8 says "null function or
@@ -292,19 +336,10 @@ def observe(engine: Engine, path: Path, n_calls: int) -> Observation:
     """("ok", wc_all) or ("trap", first trapping call, kind, fold of the results before it),
     or ("died", signal); the trapping call is found with the prefix exports."""
     first = engine.invoke(path, [ALL])[0]
-    if first.value is not None:
-        return Observation(("ok", first.value))
-    if first.died:
-        return Observation(("died", first.died))
-    if first.trap is None:
-        return Observation(None, "timed out" if first.timed_out else first.error or "no answer")
+    if first.value is not None or first.died or first.trap is None:
+        return _observation(first, [])
     if engine.batch:
-        got = engine.invoke(path, [prefix(k) for k in range(1, n_calls)]) if n_calls > 1 else []
-        ok = 0
-        while ok < len(got) and got[ok].value is not None:
-            ok += 1
-        stop = got[ok] if ok < len(got) else None
-        value = got[ok - 1].value if ok else FNV_OFFSET
+        return _observation(first, engine.invoke(path, [prefix(k) for k in range(1, n_calls)]) if n_calls > 1 else [])
     else:  # one process per call: bisect (prefix(k) returns iff k <= the trapping call)
         ok, hi, value, stop = 0, n_calls, FNV_OFFSET, None
         while hi - ok > 1:
@@ -314,9 +349,52 @@ def observe(engine: Engine, path: Path, n_calls: int) -> Observation:
                 ok, value = mid, got.value
             else:
                 hi, stop = mid, got
+    return _trapped(first, ok, value, stop)
+
+
+def _observation(first: Invoked, prefixes: list[Invoked]) -> Observation:
+    """The normal form from wc_all's answer and, when it trapped, the prefix exports' answers in
+    order (up to the first that did not return)."""
+    if first.value is not None:
+        return Observation(("ok", first.value))
+    if crash(first):
+        return Observation(("died", crash(first)))
+    if first.trap is None:
+        return Observation(None, "timed out" if first.timed_out else first.error or "no answer")
+    ok = 0
+    while ok < len(prefixes) and prefixes[ok].value is not None:
+        ok += 1
+    return _trapped(first, ok, prefixes[ok - 1].value if ok else FNV_OFFSET, prefixes[ok] if ok < len(prefixes) else None)
+
+
+def _trapped(first: Invoked, ok: int, value: int, stop: Invoked | None) -> Observation:
     if stop is not None and stop.trap is None:  # a death or time-out on a prefix the whole run passed
-        return Observation(("died", stop.died) if stop.died else None, "a prefix timed out or failed")
+        return Observation(("died", crash(stop)) if crash(stop) else None, "a prefix timed out or failed")
     return Observation(("trap", ok, comparable_trap(first.trap), value))
+
+
+PANIC = re.compile(r"panicked at|fatal runtime error|\bexit 101\b|\babort(ed)?\b", re.I)
+
+
+def crash(answer: Invoked) -> int | str | None:
+    """How the engine's host crashed on a call (None: it did not): a signal, or a Rust panic or
+    abort (exit 101, `panicked at`), which the CLIs report as an exit, not a signal. A crash is a
+    host-crashed finding whatever the other engines did; it is never "not compared"."""
+    if answer.died:
+        return answer.died
+    if answer.error and PANIC.search(answer.error):
+        return "panic"
+    return None
+
+
+def observe_many(engine: Engine, items: list[tuple[Path, int]]) -> list[Observation]:
+    """observe() for many modules: one batch (one engine process, one request) where the row
+    has one, else module by module."""
+    jobs = [(path, [ALL], [prefix(k) for k in range(1, n_calls)]) for path, n_calls in items]
+    got = engine.invoke_many(jobs) if getattr(engine, "batched", True) else None
+    if got is None:
+        return [observe(engine, path, n_calls) for path, n_calls in items]
+    return [_observation(answers[0], answers[1:]) for answers in got]
 
 
 def settle_stack_depth(engines: list[Engine], path: Path, obs: dict[str, Observation]) -> None:
@@ -341,42 +419,94 @@ def engine_prefix_value(engine: Engine, path: Path, k: int) -> int | None:
     return FNV_OFFSET if k == 0 else engine.invoke(path, [prefix(k)])[0].value
 
 
-def deviators(forms: dict[str, tuple | None], families: dict[str, str] | None = None) -> list[str]:
-    """Engines whose normal form differs from the majority. Every engine family weighs one
-    vote in all (split among its rows and configurations), so nine wasmtime configurations do
-    not outvote V8 and WasmEdge; ties: the first engine's side wins."""
-    comparable = {k: v for k, v in forms.items() if v is not None}
-    if len(comparable) < 2:
-        return []
-    families = families or {k: k for k in comparable}
-    size = Counter(families.get(k, k) for k in comparable)
+@dataclass
+class Judged:
+    """One module's judgement. verdict: "same" (at least two engine families answered and all
+    agree), "deviation" (a majority of families, and engines off it), "ambiguous" (a tie between
+    answers: no majority, so no engine is blamed; every answer is kept), "one-family" (fewer
+    than two families answered: nothing was compared) or "no-answer". `crashed` (host-crashed:
+    a signal, a panic) are findings whatever the vote; they do not vote."""
+
+    verdict: str
+    deviating: list = field(default_factory=list)
+    crashed: list = field(default_factory=list)
+    majority: tuple | None = None
+
+
+def judge(forms: dict[str, tuple | None], families: dict[str, str] | None = None) -> Judged:
+    """Every engine family weighs one vote in all (split among its rows and configurations),
+    so nine wasmtime configurations do not outvote V8 and WasmEdge."""
+    families = families or {k: k for k in forms}
+    crashed = [k for k, v in forms.items() if v is not None and v[0] == "died"]
+    voting = {k: v for k, v in forms.items() if v is not None and k not in crashed}
+    if len({families.get(k, k) for k in voting}) < 2:
+        return Judged("one-family" if voting else "no-answer", crashed=crashed)
+    size = Counter(families.get(k, k) for k in voting)
     weight: dict[tuple, float] = {}
-    for k, v in comparable.items():
+    for k, v in voting.items():
         weight[v] = weight.get(v, 0.0) + 1.0 / size[families.get(k, k)]
     top = max(weight.values())
-    first_form = next(iter(comparable.values()))
-    majority = first_form if weight[first_form] >= top - 1e-9 else max(weight, key=weight.get)
-    return [k for k, v in comparable.items() if v != majority]
+    leaders = [v for v, w in weight.items() if w >= top - 1e-9]
+    if len(leaders) > 1:
+        return Judged("ambiguous", crashed=crashed)
+    majority = leaders[0]
+    dev = [k for k, v in voting.items() if v != majority]
+    return Judged("deviation" if dev else "same", dev, crashed, majority)
+
+
+def deviators(forms: dict[str, tuple | None], families: dict[str, str] | None = None) -> list[str]:
+    """Engines off the majority, and engines that crashed (ties blame nobody: see judge)."""
+    j = judge(forms, families)
+    return j.deviating + j.crashed
 
 
 def run_all(engines: list[Engine], module: bytes, seed: int, workdir: Path) -> tuple[dict[str, Observation], int]:
     """Every engine's observation of the driven module, and the number of calls made."""
-    driven_module, n_calls = driven(module, seed)
-    path = workdir / f"{hashlib.sha256(driven_module).hexdigest()[:16]}.wasm"
-    path.write_bytes(driven_module)
-    obs = {e.spec: observe(e, path, n_calls) for e in engines}
-    settle_stack_depth(engines, path, obs)
-    return obs, n_calls
+    return run_many(engines, [(module, seed)], workdir)[0]
+
+
+def run_many(engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path) -> list[tuple[dict[str, Observation], int]]:
+    """run_all for a batch of (module, seed): each engine answers the whole batch at once (see
+    observe_many); a module that cannot be driven is left out (None in its place)."""
+    items: list[tuple[Path, int] | None] = []
+    for module, seed in batch:
+        try:
+            driven_module, n_calls = driven(module, seed)
+        except ValueError:
+            items.append(None)
+            continue
+        path = workdir / f"{hashlib.sha256(driven_module).hexdigest()[:16]}.wasm"
+        path.write_bytes(driven_module)
+        items.append((path, n_calls))
+    live = [it for it in items if it is not None]
+    per_module: list[dict[str, Observation]] = [{} for _ in live]
+    for e in engines:
+        start = time.perf_counter()
+        got = observe_many(e, live) if live else []
+        each = (time.perf_counter() - start) / max(1, len(live))
+        for obs, o in zip(per_module, got):
+            o.seconds = each
+            obs[e.spec] = o
+    out, it = [], iter(zip(live, per_module))
+    for item in items:
+        if item is None:
+            out.append(None)
+            continue
+        (path, n_calls), obs = next(it)
+        settle_stack_depth(engines, path, obs)
+        out.append((obs, n_calls))
+    return out
 
 
 def still_differs(engine_specs: list[str], seed: int, module_path: Path) -> bool:
     engines = [Engine(s) for s in engine_specs]
     with tempfile.TemporaryDirectory(prefix="wc-pred-") as tmp:
-        try:
-            obs, _ = run_all(engines, Path(module_path).read_bytes(), seed, Path(tmp))
-        except ValueError:
-            return False
-    return bool(deviators({k: o.form for k, o in obs.items()}, {e.spec: e.family for e in engines}))
+        got = run_all(engines, Path(module_path).read_bytes(), seed, Path(tmp))
+    if got is None:
+        return False
+    obs, _ = got
+    j = judge({k: o.form for k, o in obs.items()}, {e.spec: e.family for e in engines})
+    return bool(j.deviating or j.crashed) or j.verdict == "ambiguous"
 
 
 # -- findings ---------------------------------------------------------------------------------
@@ -386,23 +516,43 @@ def bounds_trap_at(form: tuple) -> int | None:
     return form[1] if form[0] == "trap" and "out-of-bounds" in form[2] else None
 
 
+def shape(form: tuple | None) -> str:
+    """A form without its values: what kind of answer it was (ok, a trap kind, a crash)."""
+    if form is None:
+        return "none"
+    return f"trap:{form[2]}" if form[0] == "trap" else form[0]
+
+
 @dataclass
 class Finding:
     engines: list[str]
-    deviating: list[str]
+    deviating: list[str]  # the engines blamed: off the majority, or crashed (none for "ambiguous")
     seed: int
     module: bytes
     forms: dict
     shrunk: bytes | None = None
     directory: Path | None = None
     notes: list = field(default_factory=list)
+    verdict: str = "deviation"  # deviation | ambiguous | host-crashed
+    majority: tuple | None = None
+    modules: int = 1  # modules that showed this same finding (its key)
+
+    @property
+    def key(self) -> tuple:
+        """What makes two findings the same: the verdict, who is blamed, and the shape of each
+        blamed engine's answer against the majority's (ambiguous: every engine's answer shape)."""
+        who = self.deviating if self.deviating else sorted(self.forms)
+        return (self.verdict, shape(self.majority), tuple(sorted((k, shape(self.forms.get(k))) for k in who)))
 
     @property
     def kind(self) -> str:
-        """"safety" (SAFETY-2) when a deviator died, or its bounds traps differ from the
+        """"safety" (SAFETY-2) when a blamed engine crashed, or its bounds traps differ from the
         majority's (it returned where the others trapped out of bounds, trapped out of bounds
-        where they went on, or went past their bounds trap); else "port" (PORT-2)."""
-        majority = next((f for k, f in self.forms.items() if k not in self.deviating and f), None)
+        where they went on, or went past their bounds trap); "ambiguous" for a tie; else "port"
+        (PORT-2)."""
+        if self.verdict == "ambiguous":
+            return "ambiguous"
+        majority = self.majority or next((f for k, f in self.forms.items() if k not in self.deviating and f), None)
         for dev in self.deviating:
             form = self.forms.get(dev)
             if form and form[0] == "died":
@@ -416,8 +566,10 @@ class Finding:
                 f"--seed {self.seed} {wasm}")
 
 
-def shrink(engine_specs: list[str], seed: int, module: bytes, attempts: int, workdir: Path) -> bytes | None:
-    """`wasm-tools shrink` with this module's still-differs as the predicate (None if it failed)."""
+def shrink(engine_specs: list[str], seed: int, module: bytes, attempts: int, workdir: Path,
+           timeout_s: float = 1800) -> bytes | None:
+    """`wasm-tools shrink` with this module's still-differs as the predicate (None if it failed
+    or ran out of time)."""
     pred = workdir / "still-differs.sh"
     repo = Path(__file__).resolve().parent.parent
     pred.write_text("#!/bin/sh\n"
@@ -426,8 +578,11 @@ def shrink(engine_specs: list[str], seed: int, module: bytes, attempts: int, wor
     pred.chmod(pred.stat().st_mode | stat.S_IEXEC)
     src, out = workdir / "input.wasm", workdir / "shrunk.wasm"
     src.write_bytes(module)
-    proc = subprocess.run([wasm_tools(), "shrink", "--attempts", str(attempts), str(pred), str(src), "-o", str(out)],
-                          capture_output=True, timeout=1800)
+    try:
+        proc = subprocess.run([wasm_tools(), "shrink", "--attempts", str(attempts), str(pred), str(src), "-o", str(out)],
+                              capture_output=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
     return out.read_bytes() if proc.returncode == 0 and out.is_file() else None
 
 
@@ -443,7 +598,7 @@ def keep(f: Finding, root: Path = FINDINGS_DIR) -> Path:
         (d / "shrunk.wat").write_text(to_wat(f.shrunk))
     (d / "command.txt").write_text(f.command(d / ("shrunk.wasm" if f.shrunk else "module.wasm")) + "\n")
     (d / "result.json").write_text(json.dumps({"engines": f.engines, "deviating": f.deviating, "seed": f.seed,
-                                               "kind": f.kind, "forms": {k: repr(v)[:2000] for k, v in f.forms.items()},
+                                               "kind": f.kind, "verdict": f.verdict, "modules": f.modules, "forms": {k: repr(v)[:2000] for k, v in f.forms.items()},
                                                "module_bytes": len(f.module), "shrunk_bytes": len(f.shrunk or b"")}, indent=1))
     f.directory = d
     return d
@@ -452,32 +607,94 @@ def keep(f: Finding, root: Path = FINDINGS_DIR) -> Path:
 @dataclass
 class Campaign:
     """What one fuzzing run saw: module and call counts, per engine how many modules it was
-    compared on and why it could not be on the others, and the findings (one per deviating set)."""
+    compared on, crashed, deviated or tied on, its time-outs and errors and why it could not be
+    compared on the others, and every distinct finding (Finding.key)."""
 
     modules: int = 0
     calls: int = 0
     replayed: int = 0  # earlier findings from the Hypothesis database, run again first
-    compared: Counter = field(default_factory=Counter)
+    compared: Counter = field(default_factory=Counter)  # modules on which at least two families answered
+    seconds: Counter = field(default_factory=Counter)  # spec -> seconds its observations took
+    timeouts: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    crashed: Counter = field(default_factory=Counter)  # host-crashed (signal, panic), whatever the others did
+    deviated: Counter = field(default_factory=Counter)  # off the majority
+    ambiguous: Counter = field(default_factory=Counter)  # a tie, no majority: nobody blamed
+    verdicts: Counter = field(default_factory=Counter)  # per module: same, deviation, ambiguous, one-family, no-answer
     not_compared: dict = field(default_factory=dict)  # spec -> Counter of reasons
     findings: list = field(default_factory=list)
-    seen: set = field(default_factory=set)
+    seen: dict = field(default_factory=dict)  # Finding.key -> the first finding with it
 
-    def add(self, engines: list[Engine], module: bytes, seed: int, workdir: Path) -> Finding | None:
-        """Run one module everywhere, count it, and return a disagreement (None if all agree)."""
-        try:
-            obs, n_calls = run_all(engines, module, seed, workdir)
-        except ValueError:
-            return None
+    def add(self, engines: list[Engine], module: bytes, seed: int, workdir: Path) -> list[Finding]:
+        """Run one module everywhere, count it, and return its findings (none if all agree)."""
+        return self.add_many(engines, [(module, seed)], workdir)
+
+    def add_many(self, engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path) -> list[Finding]:
+        """add() for a batch: every engine answers the whole batch in one go (run_many)."""
+        return [f for (module, seed), got in zip(batch, run_many(engines, batch, workdir)) if got is not None
+                for f in self._count(engines, module, seed, *got)]
+
+    def _count(self, engines, module, seed, obs, n_calls) -> list[Finding]:
         self.modules += 1
         self.calls += n_calls
+        forms = {k: o.form for k, o in obs.items()}
+        families = {e.spec: e.family for e in engines}
+        j = judge(forms, families)
+        self.verdicts[j.verdict] += 1
         for spec, o in obs.items():
+            self.seconds[spec] += o.seconds
             if o.form is None:  # one reason per kind of failure, not per module file
+                (self.timeouts if o.why == "timed out" else self.errors)[spec] += 1
                 self.not_compared.setdefault(spec, Counter())[MODULE_PATH.sub("<module>", o.why)] += 1
+            elif spec in j.crashed:
+                self.crashed[spec] += 1
+            elif j.verdict == "one-family":
+                self.not_compared.setdefault(spec, Counter())[
+                    f"only one engine family answered ({families.get(spec, spec)}): nothing to compare with"] += 1
             else:
                 self.compared[spec] += 1
-        forms = {k: o.form for k, o in obs.items()}
-        dev = deviators(forms, {e.spec: e.family for e in engines})
-        return Finding([e.spec for e in engines], dev, seed, module, forms) if dev else None
+                if j.verdict == "ambiguous":
+                    self.ambiguous[spec] += 1
+                elif spec in j.deviating:
+                    self.deviated[spec] += 1
+        specs = [e.spec for e in engines]
+        found = [Finding(specs, [k], seed, module, forms, verdict="host-crashed", majority=j.majority) for k in j.crashed]
+        if j.verdict == "deviation":
+            found.append(Finding(specs, j.deviating, seed, module, forms, majority=j.majority))
+        elif j.verdict == "ambiguous":
+            found.append(Finding(specs, [], seed, module, forms, verdict="ambiguous"))
+        return found
+
+
+    def verdict(self, spec: str) -> dict:
+        """One engine's PORT-2 record: outcome (not-tested, host-crashed, mismatch, inconclusive
+        when every compared module was a tie, same), value, reason, and its findings. "same" is
+        only said of modules on which at least two engine families answered."""
+        compared, crashed = self.compared[spec], self.crashed[spec]
+        tied, deviated = self.ambiguous[spec], self.deviated[spec]
+        reasons = self.not_compared.get(spec) or Counter()
+        failures = f"{self.timeouts[spec]} time-outs, {self.errors[spec]} errors"
+        if not compared and not crashed:
+            return {"outcome": "not-tested", "value": None, "findings": [],
+                    "reason": f"compared on none of {self.modules} modules ({failures}); most often: "
+                              f"{reasons.most_common(1)[0][0] if reasons else 'no answer'}"}
+        mine = [f for f in self.findings if spec in f.deviating]
+        skipped = (f"; not compared on {self.modules - compared - crashed} ({failures}; most often: "
+                   f"{reasons.most_common(1)[0][0]})" if reasons else "")
+        ties = f"; {tied} ties between engine families (ambiguous: nobody blamed, every answer kept)" if tied else ""
+        if mine:
+            first = mine[0].command(mine[0].directory / "module.wasm") if mine[0].directory else "not kept"
+            return {"outcome": "host-crashed" if crashed else "mismatch", "value": 1, "findings": mine,
+                    "reason": (f"host crashed on {crashed} modules; " if crashed else "") +
+                              (f"deviated from the majority on {deviated} modules; " if deviated else "") +
+                              f"{len(mine)} distinct finding(s); first: {first}" + ties + skipped}
+        if compared == tied:
+            return {"outcome": "inconclusive", "value": None, "findings": [],
+                    "reason": f"every one of the {compared} compared modules was a tie between engine families, "
+                              "so there was no majority to agree with" + skipped}
+        return {"outcome": "same", "value": 0, "findings": [],
+                "reason": f"agreed with the majority on {compared - tied} of {self.modules} modules with at least two "
+                          f"engine families answering, {self.calls} calls" + ties + skipped}
 
 
 DB_KEY = b"wasm-claims/difffuzz/"
@@ -486,10 +703,14 @@ REPLAY_MAX = 50
 
 
 def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile: str = "mvp",
-             findings_root: Path = FINDINGS_DIR, progress=lambda m: None, database=None) -> Campaign:
+             findings_root: Path = FINDINGS_DIR, progress=lambda m: None, database=None,
+             slot: budget.Slot | None = None, batch: int = 25) -> Campaign:
     """Earlier disagreements from the Hypothesis database first, then Hypothesis draws smith
-    seeds and argument seeds; every disagreement (first per set of deviating engines) is
-    shrunk, kept under `findings_root` and saved to the database (seed + module)."""
+    seeds and argument seeds (`examples` of them, or until `slot`, a --fuzz-budget share, is
+    spent), run everywhere `batch` modules at a time (one engine process per batch where the row
+    has one); every distinct finding (Finding.key; later modules with the same key are counted on
+    it) is shrunk, kept under
+    `findings_root` and saved to the database (seed + module)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -497,13 +718,15 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
     key = DB_KEY + profile.encode()
     result = Campaign()
 
-    def found(f: Finding | None) -> None:
-        if f is None or tuple(f.deviating) in result.seen:
+    def found(f: Finding) -> None:
+        if f.key in result.seen:
+            result.seen[f.key].modules += 1
             return
-        result.seen.add(tuple(f.deviating))
-        progress(f"difffuzz: {', '.join(f.deviating)} disagree(s) with the majority; shrinking")
+        result.seen[f.key] = f
+        progress(f"difffuzz: {f.verdict}: {', '.join(f.deviating) or 'a tie between ' + ', '.join(sorted(f.forms))}; shrinking")
         with tempfile.TemporaryDirectory(prefix="wc-shrink-") as sh:
-            f.shrunk = shrink(f.engines, f.seed, f.module, shrink_attempts, Path(sh))
+            f.shrunk = shrink(f.engines, f.seed, f.module, shrink_attempts, Path(sh),
+                              1800 if slot is None else max(10.0, slot.left()))
         keep(f, findings_root)
         result.findings.append(f)
         if db is not None:
@@ -513,19 +736,101 @@ def campaign(engines: list[Engine], examples: int, shrink_attempts: int, profile
         work = Path(tmp)
         for entry in list(db.fetch(key))[:REPLAY_MAX] if db is not None else []:
             result.replayed += 1
-            found(result.add(engines, entry[8:], int.from_bytes(entry[:8], "little"), work))
+            for f in result.add(engines, entry[8:], int.from_bytes(entry[:8], "little"), work):
+                found(f)
 
-        @settings(max_examples=examples, deadline=None, database=None)
-        @given(st.binary(min_size=16, max_size=2048), st.integers(0, 2**32 - 1), st.booleans())
-        def one(data, seed, traps):
-            module = smith(data, profile, traps)
-            if module is not None:
-                found(result.add(engines, module, seed, work))
-                if result.modules % 100 == 0:
-                    progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
+        counted = budget.Counted(slot)
+        pending: list[tuple[bytes, int]] = []
+        cost = {"seconds": 0.0, "modules": 0}
 
-        one()
+        def full() -> bool:
+            """A batch is due: `batch` modules, or, in a slot, as many as the time left runs
+            (measured per module so far; the first batch is small), so a batch never overruns it."""
+            if slot is None:
+                return len(pending) >= batch
+            per_module = cost["seconds"] / cost["modules"] if cost["modules"] else None
+            due = min(batch, 5) if per_module is None else max(1, min(batch, int(slot.left() / per_module)))
+            return len(pending) >= due
+
+        def flush():
+            before, start = result.modules, time.perf_counter()
+            findings = result.add_many(engines, pending, work)
+            cost["seconds"] += time.perf_counter() - start
+            cost["modules"] += len(pending)
+            pending.clear()
+            for f in findings:
+                found(f)
+            if result.modules // 100 > before // 100:
+                progress(f"difffuzz {profile}: {result.modules} modules, {len(result.findings)} disagreement(s)")
+
+        def make():
+            @given(st.binary(min_size=16, max_size=2048), st.integers(0, 2**32 - 1), st.booleans())
+            @counted
+            def one(data, seed, traps):
+                module = smith(data, profile, traps)
+                if module is not None:
+                    pending.append((module, seed))
+                    if full():
+                        flush()
+            return one
+
+        budget.run_hypothesis(make, examples, slot, counted, deadline=None, database=None)
+        flush()
     return result
+
+
+def available_engines(rows: list[str] | None = None, progress=lambda m: None) -> list[Engine]:
+    """Every row x configuration here that can invoke an export (what the security suite runs)."""
+    from harness.runtimes import RUNTIMES
+    from harness.toolchain import host_arch
+
+    engines = []
+    for row in rows or list(RUNTIMES):
+        rt = RUNTIMES[row]
+        if not rt.availability(host_arch()).available:
+            continue
+        for config in engine_configs(rt):
+            e = Engine(f"{row}/{config}")
+            why = e.unsupported()
+            if why:
+                progress(f"{e.spec}: not run ({why})")
+            else:
+                engines.append(e)
+    return engines
+
+
+def throughput(engines: list[Engine], modules: int, batch: int = 25, seed: int = 1) -> dict:
+    """Module executions per second, one by one (as before batching) and batched, on the same
+    smith modules in one run, per row and summed; and whether both ways saw the same forms."""
+    rng = random.Random(seed)
+    drawn: list[tuple[bytes, int]] = []
+    while len(drawn) < modules:
+        module = smith(rng.randbytes(rng.randrange(64, 2048)), "mvp", rng.random() < 0.5)
+        if module is not None:
+            drawn.append((module, rng.getrandbits(32)))
+    out = {"modules": modules, "batch": batch, "engines": {}}
+    with tempfile.TemporaryDirectory(prefix="wc-bench-") as tmp:
+        runs = {}
+        for mode in ("one-by-one", "batched"):
+            for e in engines:
+                e.batched = mode == "batched"
+            start = time.perf_counter()
+            got = []
+            for i in range(0, len(drawn), batch if mode == "batched" else 1):
+                got += run_many(engines, drawn[i:i + (batch if mode == "batched" else 1)], Path(tmp))
+            wall = time.perf_counter() - start
+            runs[mode] = got
+            executions = sum(len(obs) for obs, _ in filter(None, got))
+            out[mode] = {"wall_s": round(wall, 2), "executions": executions, "per_s": round(executions / wall, 1)}
+            for e in engines:
+                spent = sum(obs[e.spec].seconds for obs, _ in filter(None, got))
+                row = out["engines"].setdefault(e.spec, {})
+                row[mode] = {"seconds": round(spent, 2), "per_s": round(len(drawn) / spent, 1) if spent else None}
+    same = sum(1 for a, b in zip(runs["one-by-one"], runs["batched"]) if a and b and
+               {k: o.form for k, o in a[0].items()} == {k: o.form for k, o in b[0].items()})
+    out["same_forms"] = f"{same} of {sum(1 for a in runs['batched'] if a)} modules"
+    out["speedup"] = round(out["batched"]["per_s"] / out["one-by-one"]["per_s"], 2)
+    return out
 
 
 def main(argv=None) -> int:
@@ -535,7 +840,15 @@ def main(argv=None) -> int:
     sd.add_argument("--engines", required=True, help="comma-separated engine specs (ROW/CONFIG or planted-flip:ROW/CONFIG)")
     sd.add_argument("--seed", type=int, required=True, help="the argument seed the finding was made with")
     sd.add_argument("module")
+    bench = sub.add_parser("throughput", help="module executions per second, one by one vs batched, on the same modules")
+    bench.add_argument("--modules", type=int, default=60)
+    bench.add_argument("--batch", type=int, default=25)
+    bench.add_argument("--rows", default="", help="comma-separated runtime rows (default: every available one)")
     args = ap.parse_args(argv)
+    if args.cmd == "throughput":
+        engines = available_engines([r for r in args.rows.split(",") if r] or None, lambda m: print(m, file=sys.stderr))
+        print(json.dumps(throughput(engines, args.modules, args.batch), indent=1))
+        return 0
     try:
         return 0 if still_differs(args.engines.split(","), args.seed, Path(args.module)) else 1
     except (ValueError, ToolMissing) as exc:

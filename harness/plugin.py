@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from harness import distributed, process
+from harness import budget, distributed, process
 from harness import results as results_mod
 from harness.evidence import Evidence
 from harness.forms import FORMS, FormSpec, FormUnavailable, all_specs, open_form
@@ -52,6 +52,7 @@ class State:
         self.t0 = time.perf_counter()
         self.workloads: list[Workload] = []
         self.counts = {"passed": 0, "failed": 0, "skipped": 0}
+        self.budget: budget.FuzzBudget | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Count outcomes; keep every skip's reason, and every failure as an error, for the claims
@@ -136,17 +137,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 metavar="NAME[,NAME]", help="run only these workloads (by name)")
     g.addoption("--report-dir", default=None, metavar="DIR",
                 help="where results.json, index.html and summary.md go (default: reports/ when --suite is given)")
+    g.addoption("--fuzz-budget", type=budget.parse_duration, default=None, metavar="DURATION",
+                help="wall-clock budget for the session's generated probes (difffuzz, memgen, the probes' draws), "
+                     "e.g. 90s, 30m, 1.5h: they run last and split what is left, each generator an equal part, "
+                     "instead of the Hypothesis profile's example counts; records say what each row got")
     distributed.addoption(g)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser, args) -> None:
-    """`--workloads PATH` (with a space) is read by pytest as a test path before this plugin's
-    options exist, so the rootdir and settings were taken from PATH's folders. Now that the
-    options are known, redo that choice from the real test paths (pytest's own
-    determine_setup); on a pytest whose internals differ, nothing changes."""
+    """An option value given after a space (`--workloads PATH`, `--policy FILE`, `--report-dir
+    DIR`) is read by pytest as a test path before this plugin's options exist, so the rootdir,
+    the settings and every test id were taken from that path's folders. Now that the options
+    are known, redo that choice from the real test paths (pytest's own determine_setup); on a
+    pytest whose internals differ, nothing changes."""
     ns = early_config.known_args_namespace
-    if not getattr(ns, "workloads", None) or ns.rootdir or ns.inifilename:
+    if ns.rootdir or ns.inifilename:
         return
     try:
         from _pytest.config.findpaths import determine_setup
@@ -165,6 +171,18 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser, args) -> 
         return
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """An unknown Hypothesis profile (`--hypothesis-profile`, WASM_CLAIMS_HYPOTHESIS_PROFILE) is a
+    one-line usage error listing the profiles; Hypothesis's own plugin would load it while
+    configuring and end in an INTERNALERROR."""
+    known = list(getattr(settings, "_profiles", {}))
+    for name, where in ((config.getoption("hypothesis_profile", None), "--hypothesis-profile"),
+                        (os.environ.get("WASM_CLAIMS_HYPOTHESIS_PROFILE"), "WASM_CLAIMS_HYPOTHESIS_PROFILE")):
+        if name and known and name not in known:
+            raise pytest.UsageError(f"{where} {name}: no such Hypothesis profile; known: {', '.join(known)}")
+
+
 def _selected_suites(config: pytest.Config) -> list[str]:
     chosen = config.getoption("suite") or []
     if "all" in chosen:
@@ -175,6 +193,9 @@ def _selected_suites(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     state = State(config)
     config.stash[STATE] = state
+    config.addinivalue_line("markers", f"{budget.MARKER}(generator): a generated-probe row that --fuzz-budget time-boxes")
+    total = config.getoption("fuzz_budget", None)
+    state.budget = budget.FuzzBudget(total, state.t0) if total else None
     config.pluginmanager.register(state, "wasm-claims-state")
     state.distributed = distributed.register(config, state.records)
     if config.getoption("hypothesis_profile", None) is None:
@@ -280,6 +301,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             row = _row_of_item(item)
             if row:
                 item.user_properties.append((distributed.ROW_PROPERTY, row))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With --fuzz-budget, the generated rows run after everything else and share what is left."""
+    state = session.config.stash.get(STATE, None)
+    if state is None or state.budget is None:
+        return
+    rows = {item.nodeid: item.get_closest_marker(budget.MARKER).args[0] for item in session.items
+            if item.get_closest_marker(budget.MARKER)}
+    session.items.sort(key=lambda item: item.nodeid in rows)  # stable: each part keeps its order
+    state.budget.plan(rows)
+
+
+@pytest.fixture
+def fuzz_slot(request) -> budget.Slot | None:
+    """This row's share of --fuzz-budget, counted from now (None: no budget, use example counts)."""
+    state = request.config.stash[STATE]
+    return state.budget.slot(request.node.nodeid) if state.budget is not None else None
 
 
 def _progress(config: pytest.Config):
@@ -401,6 +440,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "hypothesis": {"profile": hyp_settings._current_profile, "max_examples": hyp_settings().max_examples,
                        "seed": config.getoption("hypothesis_seed", None)},
         "tests": dict(state.counts),
+        **({"fuzz_budget": state.budget.summary()} if state.budget is not None else {}),
         "exit_status": int(exitstatus),
         "complete": not interrupted,
         **state.distributed.run_metadata(),

@@ -7,6 +7,7 @@ Hypothesis' own primitives so shrinking and the example database work unchanged.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import Callable
 
@@ -161,6 +162,42 @@ def oversized_records(min_size: int = 0, max_size: int = 8, max_field: int | Non
     return _oversized_records(min_size, max_size, max_field, overflow_max)
 
 
+@st.composite
+def _pcm(draw, min_size: int, max_size: int) -> bytes:
+    n = draw(st.integers(min_size, max(min_size, max_size)))
+    kind = draw(st.sampled_from(["noise", "tones", "tones", "silence", "odd"]))
+    if kind == "noise":
+        return draw(st.binary(min_size=2 * n, max_size=2 * n))
+    if kind == "silence":
+        return bytes(2 * n)
+    if kind == "odd":
+        return draw(st.binary(min_size=2 * n + 1, max_size=2 * n + 1))
+    tones = draw(st.lists(st.tuples(st.floats(0.0, 8000.0), st.floats(0.0, 1.0)), min_size=1, max_size=3))
+    scale = 32767.0 / max(1.0, sum(a for _, a in tones))
+    samples = [round(scale * sum(a * math.sin(2 * math.pi * f * i / 16000.0) for f, a in tones)) for i in range(n)]
+    return struct.pack(f"<{n}h", *samples)
+
+
+def pcm_s16le(min_size: int = 0, max_size: int = 4000) -> st.SearchStrategy[bytes]:
+    """Mono 16 kHz signed 16-bit LE audio of min_size..max_size samples: noise, a sum of up
+    to three tones (0..8 kHz), silence, or an odd byte count; what a speech front-end sees."""
+    return _pcm(min_size, max_size)
+
+
+@st.composite
+def _tokens(draw, min_size: int, max_size: int, vocab: int) -> bytes:
+    ids = draw(st.lists(st.integers(0, vocab - 1), min_size=min_size, max_size=max_size))
+    if ids and draw(st.integers(0, 7)) == 0:  # now and then one id out of the vocabulary
+        ids[draw(st.integers(0, len(ids) - 1))] = draw(st.integers(vocab, 255))
+    return bytes(ids)
+
+
+def token_ids(min_size: int = 0, max_size: int = 32, vocab: int = 64) -> st.SearchStrategy[bytes]:
+    """A prompt as one byte per token id, min_size..max_size tokens below `vocab`, now and
+    then one id past it (to be rejected): what a language model's forward pass sees."""
+    return _tokens(min_size, max_size, vocab)
+
+
 REGISTRY: dict[str, Strategy] = {
     "bytes": bytes_,
     "decimal_size": decimal_size,
@@ -169,6 +206,8 @@ REGISTRY: dict[str, Strategy] = {
     "ppm_image": ppm_image,
     "records": records,
     "oversized_records": oversized_records,
+    "pcm_s16le": pcm_s16le,
+    "token_ids": token_ids,
 }
 NAMES = frozenset(REGISTRY)
 

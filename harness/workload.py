@@ -7,6 +7,8 @@ name the file, the field and what was expected, because a manifest is hand-writt
 
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +171,28 @@ def _check_wasm(path: Path) -> str | None:
         return f"not a WebAssembly binary (starts with {head[:4]!r}, expected {WASM_MAGIC!r})"
     if head[4:8] != WASM_CORE_VERSION:
         return f"WebAssembly version {head[4:8].hex()} is not a core module (01000000); components are not supported"
-    return None
+    return _validate_wasm(path)
+
+
+def _validate_wasm(path: Path) -> str | None:
+    """`wasm-tools validate`'s first error: a valid header over a broken body would otherwise
+    reach the runtimes, as a traceback on one row and a "difference" on the others."""
+    from harness.toolchain import ToolMissing, wasm_tools
+
+    try:
+        tool = wasm_tools()
+    except ToolMissing:  # a dependency; without it the runtimes are the only check
+        return None
+    try:
+        proc = subprocess.run([tool, "validate", str(path)], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "RUST_LOG": "error"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"could not be validated ({str(exc).splitlines()[0]})"
+    if proc.returncode == 0:
+        return None
+    lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip() and " WARN " not in ln]
+    first = next((ln for ln in lines if ln.startswith("error:")), lines[0] if lines else f"exit {proc.returncode}")
+    return f"not a valid WebAssembly module: {first.removeprefix('error:').strip()}"
 
 
 def _check_elf(path: Path) -> str | None:

@@ -96,6 +96,8 @@ ELF_AARCH64 = b"\x7fELF\x02\x01\x01" + b"\0" * 11 + (183).to_bytes(2, "little") 
 @pytest.mark.parametrize("name, data, message", [
     ("mod.wasm", bytes(range(7, 200)), "not a WebAssembly binary"),
     ("mod.wasm", b"\0asm\x0d\0\x01\0", "not a core module"),
+    ("mod.wasm", b"\0asm\x01\0\0\0\x01\x05\x01\x60\x00\x01", "not a valid WebAssembly module: unexpected end-of-file"),
+    ("mod.wasm", b"\0asm\x01\0\0\0\x0a\x04\x01\x02\x00\x0b", "not a valid WebAssembly module: "),
     ("bin", b"#!/bin/sh\necho hi\n", "not an ELF executable"),
     ("bin", ELF_AARCH64, "an ELF binary for aarch64"),
 ])
@@ -108,9 +110,14 @@ def test_corrupt_prebuilt_artifact_is_refused_at_load(tmp_path, builtin, name, d
     assert f"prebuilt.{'wasm' if name.endswith('wasm') else 'native'}" in str(err.value) and name in str(err.value)
 
 
-def test_corrupt_prebuilt_wasm_never_reaches_a_runtime(pytester, tmp_path, builtin):
-    d = _prebuilt(tmp_path, builtin, **{"mod.wasm": bytes(range(7, 200))})
+@pytest.mark.parametrize("data, message", [
+    (bytes(range(7, 200)), "not a WebAssembly binary"),
+    (b"\0asm\x01\0\0\0\x01\x05\x01\x60\x00\x01", "not a valid WebAssembly module"),  # valid header, broken body
+])
+def test_corrupt_prebuilt_wasm_never_reaches_a_runtime(pytester, tmp_path, builtin, data, message):
+    d = _prebuilt(tmp_path, builtin, **{"mod.wasm": data})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--suite", "smoke", "--workloads", str(d),
                                            "--report-dir", str(tmp_path / "r"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert_one_line(result.stderr.str(), "bad workload", "mod.wasm", "not a WebAssembly binary")
+    assert_one_line(result.stderr.str(), "bad workload", "mod.wasm", message)
+    assert "differs" not in result.stdout.str() and "Traceback" not in result.stdout.str()

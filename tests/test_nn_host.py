@@ -11,7 +11,8 @@ import wasmtime
 
 from harness.nn import parity
 from harness.nn.abi import DEFAULT_PROFILE, PROFILES, Errno, profile
-from harness.nn.backends import OnnxRuntimeBackend, ReferenceBackend, TorchBackend, torch_available
+from harness.nn.backends import (InputRejected, OnnxRuntimeBackend, ReferenceBackend, TfliteBackend, TorchBackend,
+                                 litert_available, torch_available)
 from harness.nn.guest import WasmGuest, build_guest
 from harness.nn.host import NNHost
 from harness.nn.memory import Fault, GuestMemory
@@ -232,4 +233,97 @@ def test_build_c_file_reports_a_missing_source(tmp_path):
 def test_torch_rows_skip_with_the_install_hint_when_torch_is_missing():
     if torch_available():
         pytest.skip("torch is installed here")
-    assert TorchBackend().unavailable("cpu") == "torch not installed (pip install 'wasm-claims[torch]')"
+    assert "make report EXTRAS=torch" in TorchBackend().unavailable("cpu")
+
+
+# -- tensorflowlite ------------------------------------------------------------------------
+needs_litert = pytest.mark.skipif(not litert_available(), reason="LiteRT (ai-edge-litert) not installed")
+
+
+@needs_litert
+@pytest.mark.parametrize("spec", [ModelSpec("mlp", 16, 32, "gelu", seed=3, max_rows=4),
+                                  ModelSpec("mlp", 16, 32, "relu", seed=4, max_rows=4),
+                                  ModelSpec("softmax", 32, seed=5, max_rows=3), ModelSpec("layernorm", 32, seed=6, max_rows=5),
+                                  ModelSpec("attention", 16, seed=7, max_rows=6)], ids=lambda s: s.id)
+def test_tflite_flatbuffers_compute_the_blocks(spec):
+    """The .tflite written op by op gives the float64 reference's answer, directly and through the host."""
+    x = np.random.default_rng(2).standard_normal((spec.max_rows, spec.d)).astype(np.float32)
+    ref = reference64(spec, x)
+    direct = TfliteBackend().load(model_bytes(spec, "tensorflowlite")).run([x])[0]
+    assert parity.relative_error(direct, ref) < parity.BOUNDS["fp32-cpu"]
+    through = Runner(PathSpec("wasi-nn", "tflite", "cpu"), spec).run(x)
+    assert parity.relative_error(through, ref) < parity.BOUNDS["fp32-cpu"]
+
+
+@needs_litert
+def test_tflite_follows_wasmedge_set_input_contract(offload_wasm):
+    """WasmEdge's tensorflowlite backend takes only the model's exact dimensions (no resize)
+    and refuses bytes that are not a model: both invalid_argument."""
+    spec = ModelSpec("softmax", 8, seed=11, max_rows=2)
+    host = NNHost([TfliteBackend()])
+    g = WasmGuest(offload_wasm, host)
+    code = profile().encoding_code("tensorflowlite")
+    model = model_bytes(spec, "tensorflowlite")
+    bad = g.put(b"TFL3 but not a flatbuffer at all")
+    out = g.alloc(4)
+    assert g.call("wc_nn_load", bad, 32, code, 0, out) == Errno.invalid_argument
+    assert g.call("wc_nn_load", g.put(model), len(model), code, 0, out) == Errno.success
+    assert g.call("wc_nn_init", int.from_bytes(g.get(out, 4), "little"), out) == Errno.success
+    ctx = int.from_bytes(g.get(out, 4), "little")
+    for dims in ([2, 8], [1, 8], [16], [2, 4, 2]):
+        n = int(np.prod(dims))
+        t = g.put(struct.pack("<5I", g.put(np.array(dims, np.uint32)), len(dims), 1, g.alloc(4 * n), 4 * n))
+        got = g.call("raw_set_input", ctx, 0, t)
+        assert (got == Errno.success) == (dims == [2, 8]), (dims, got, host.last_error)
+
+
+# -- pytorch contract, without torch -------------------------------------------------------
+class _FakeTensor:
+    def __init__(self, a):
+        self.a = np.asarray(a)
+
+    def to(self, _device):
+        return self
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a
+
+
+def _fake_torch():
+    import contextlib
+    import types
+
+    return types.SimpleNamespace(no_grad=contextlib.nullcontext, from_numpy=_FakeTensor)
+
+
+@pytest.mark.parametrize("shape", ["tensor", "tuple", "list"])
+def test_torch_graph_follows_the_pytorch_contract(monkeypatch, shape):
+    """A stand-in torch module: f32 in only; a tensor, tuple or list of tensors out, one output each."""
+    from harness.nn.backends import _TorchGraph
+
+    monkeypatch.setitem(__import__("sys").modules, "torch", _fake_torch())
+    outs = {"tensor": lambda x: _FakeTensor(x.a * 2), "tuple": lambda x: (_FakeTensor(x.a * 2), _FakeTensor(x.a + 1)),
+            "list": lambda x: [_FakeTensor(x.a * 2), _FakeTensor(x.a + 1)]}[shape]
+    graph = _TorchGraph(outs, "cpu", 1, 1 if shape == "tensor" else 2)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    got = graph.run([x])
+    assert len(got) == graph.n_outputs and np.array_equal(got[0], x * 2)
+    graph.check_input(0, x)
+    for dtype in (np.int32, np.uint8, np.float64):
+        with pytest.raises(InputRejected, match="f32 only"):
+            graph.check_input(0, x.astype(dtype))
+
+
+def test_torch_rows_run_where_torch_is_installed():
+    if not torch_available():
+        pytest.skip(TorchBackend().unavailable("cpu"))
+    spec = ModelSpec("attention", 16, seed=7, max_rows=6)
+    x = np.random.default_rng(3).standard_normal((4, 16)).astype(np.float32)
+    out = Runner(PathSpec("wasi-nn", "torch", "cpu"), spec).run(x)
+    assert parity.relative_error(out, reference64(spec, x)) < parity.BOUNDS["fp32-cpu"]

@@ -31,6 +31,17 @@ def test_unknown_form_is_a_clear_error(pytester):
     assert result.ret != 0 and "unknown vm" in result.stderr.str()
 
 
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_unknown_hypothesis_profile_is_one_usage_line(pytester, monkeypatch, how):
+    if how == "environment":
+        monkeypatch.setenv("WASM_CLAIMS_HYPOTHESIS_PROFILE", "nosuch")
+    result = run(pytester, "--suite", "smoke", *(["--hypothesis-profile", "nosuch"] if how == "option" else []))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = [line for line in result.stderr.str().splitlines() if line.strip()]
+    assert len(err) == 1 and "nosuch" in err[0] and "wasm-claims-quick" in err[0], err
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_bad_workload_manifest_is_one_message(pytester):
     d = pytester.mkdir("mine")
     (d / "w").mkdir()
@@ -170,3 +181,51 @@ def test_workloads_with_a_space_keeps_the_project_rootdir_and_settings(tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "suites/smoke/test_differential.py::test_form_matches_reference[hang-native-" in proc.stdout
     assert "Unknown pytest.mark" not in proc.stdout + proc.stderr
+
+
+def test_reference_that_crashes_is_a_finding_against_the_workload(pytester, builtin, tmp_path):
+    """An uncaught exception in the Python reference blames the workload with its own error
+    line; the native form is not said to differ from it."""
+    d = pytester.mkdir("user") / "crashy"
+    shutil.copytree(builtin["sha256"].directory, d)
+    manifest = (d / "workload.yaml").read_text().replace("name: sha256", "name: crashy")
+    (d / "workload.yaml").write_text("\n".join(line for line in manifest.splitlines() if "rust:" not in line))
+    (d / "main.py").write_text((d / "main.py").read_text().replace(
+        "import sys", "import sys\n_d = sys.stdin.buffer.peek(1 << 20)\n"
+        "if len(_d) % 2:\n    raise KeyError(f'odd length {len(_d)} from the workload')", 1))
+    result = run(pytester, "--suite", "smoke", "--workloads", str(d.parent), "--only-workloads", "crashy",
+                 "--form", "native", "--report-dir", str(tmp_path / "r"))
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "the Python reference of crashy crashed on" in out and "from the workload'" in out and "uncaught KeyError" in out
+    assert "differs from the Python reference" not in out and "python_runner" not in out
+    doc = json.loads((tmp_path / "r" / "results.json").read_text())
+    rec = next(r for r in doc["records"] if r["metric"] == "output_mismatch")
+    assert rec["value"] is None and rec["outcome"] == "reference-crashed"
+    assert rec["details"]["reference_crash"].startswith("uncaught KeyError")
+
+
+@pytest.mark.parametrize("option", ["--policy", "--report-dir"])
+def test_a_path_option_outside_the_checkout_leaves_the_test_ids(tmp_path, option):
+    """`--policy FILE` (or `--report-dir DIR`) outside the checkout must not become the folder
+    pytest takes the rootdir from: the test ids are the same as without it."""
+    import subprocess
+    import sys
+
+    from harness.plugin import REPO_ROOT
+
+    elsewhere = tmp_path / "team" / "rules"
+    elsewhere.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "examples" / "policy.yaml", elsewhere / "policy.yaml")
+    value = str(elsewhere / "policy.yaml") if option == "--policy" else str(elsewhere)
+
+    def ids(*extra):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--suite", "smoke",
+                               "--only-workloads", "sha256", "--collect-only", "-q", *extra],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return [line for line in proc.stdout.splitlines() if "::" in line]
+
+    plain, given = ids(), ids(option, value)
+    assert plain and plain[0].startswith("suites/smoke/test_differential.py::")
+    assert [i for i in given if "test_differential" in i] == plain, given[:3]

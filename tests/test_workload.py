@@ -23,7 +23,8 @@ def make(tmp_path, text, files=("main.c", "main.py"), name="demo"):
 
 def test_builtin_workloads_all_load():
     names = {w.name for w in discover()}
-    assert {"mandelbrot", "bpe-tokenize", "json-extract", "image-normalize", "sha256", "record-parser"} <= names
+    assert {"mandelbrot", "bpe-tokenize", "json-extract", "image-normalize", "sha256", "record-parser",
+            "audio-logmel", "tiny-transformer"} <= names
 
 
 def test_valid_manifest(tmp_path):

@@ -8,6 +8,7 @@ to its seed files, smallest to largest.
 from __future__ import annotations
 
 import json
+import math
 import random
 import struct
 from dataclasses import dataclass
@@ -93,6 +94,19 @@ def _records(count: int, max_field: int) -> bytes:
     return bytes(out)
 
 
+def _pcm(samples: int) -> bytes:
+    """Speech-band audio: two tones and noise, s16le."""
+    r = _rng("pcm", samples)
+    f1, f2 = r.uniform(100, 1000), r.uniform(1000, 4000)
+    return struct.pack(f"<{samples}h", *(round(12000 * math.sin(2 * math.pi * f1 * i / 16000)
+                                                + 6000 * math.sin(2 * math.pi * f2 * i / 16000)
+                                                + r.uniform(-2000, 2000)) for i in range(samples)))
+
+
+def _tokens(count: int, vocab: int) -> bytes:
+    return bytes(_rng("tokens", count).randrange(vocab) for _ in range(count))
+
+
 def _decimal(n: int) -> bytes:
     return f"{n}\n".encode()
 
@@ -111,6 +125,10 @@ LADDERS = {
                 lambda n, p: _records(n, int(p.get("max_field") or 64))),
     "decimal_size": ("N (N x N pixels)", {"quick": (8, 32, 128), "default": (16, 128, 600), "thorough": (16, 256, 1200)},
                      lambda n, p: _decimal(n)),
+    "pcm_s16le": ("samples (16 kHz)", {"quick": (160, 1600, 16000), "default": (1600, 16000, 160000),
+                                       "thorough": (1600, 160000, 480000)}, lambda n, p: _pcm(n)),
+    "token_ids": ("tokens", {"quick": (1, 16, 64), "default": (1, 64, 256), "thorough": (1, 128, 256)},
+                  lambda n, p: _tokens(n, int(p.get("vocab") or 64))),
 }
 
 

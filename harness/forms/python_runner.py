@@ -63,6 +63,16 @@ def _exit_code(exc):
     return 1
 
 
+def print_workload_traceback(exc, script):
+    """The traceback as `python3 script` prints it: from the workload's own frames on, without
+    this runner's and runpy's frames above them."""
+    tb = exc.__traceback__
+    script = os.path.abspath(script)
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != script:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
+
+
 def run_script(script):
     """Run a script as __main__ with the current fds 0/1/2; returns the exit code."""
     sys.stdin = open(0, "r", closefd=False)
@@ -74,8 +84,8 @@ def run_script(script):
         code = 0
     except SystemExit as exc:
         code = _exit_code(exc)
-    except BaseException:  # noqa: BLE001 - the interpreter prints any uncaught exception
-        traceback.print_exc()
+    except BaseException as exc:  # noqa: BLE001 - the interpreter prints any uncaught exception
+        print_workload_traceback(exc, script)
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:

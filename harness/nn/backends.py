@@ -1,8 +1,10 @@
 """Tensor backends the WASI-NN host hands graphs to, and that the suite also calls directly.
 
 `reference` is onnx's ReferenceEvaluator (NumPy), `onnxruntime` its CPU execution provider
-(CUDA's when the installed build and the machine have it), `torch` a TorchScript module on
-CPU or CUDA. torch is optional (it is large): without it the backend says so and how to get it.
+(CUDA's when the installed build and the machine have it), `tflite` LiteRT's interpreter on a
+.tflite flatbuffer (CPU only, as WasmEdge's tensorflowlite backend), `torch` a TorchScript
+module on CPU or CUDA. torch is optional (it is large): without it the backend says so and
+how to get it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import io
 
 import numpy as np
 
-TORCH_MISSING = "torch not installed (pip install 'wasm-claims[torch]')"
+TORCH_MISSING = ("torch not installed: the pytorch rows are an extra (several GB); run `make report EXTRAS=torch` "
+                 "(or pip install 'wasm-claims[torch]')")
+LITERT_MISSING = "LiteRT not installed (pip install ai-edge-litert; wheels exist for x86_64 and aarch64 only)"
 
 
 class BackendUnavailable(Exception):
@@ -36,7 +40,8 @@ class Graph:
     optional_inputs: frozenset = frozenset()  # indices compute may run without (they arrive as None)
 
     def check_input(self, index: int, data: np.ndarray) -> None:
-        """Called by set_input: raise InputRejected for an input the graph cannot take."""
+        """Called by set_input with the tensor in its declared dimensions: raise InputRejected
+        for an input the graph cannot take."""
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError
@@ -61,6 +66,8 @@ class Backend:
 
     def load_builders(self, builders: list[bytes], target: str = "cpu") -> Graph:
         return self.load(builders[0], target)
+
+    fixed_shapes = False  # True: an input must have exactly the model's dimensions (no resize)
 
     def precision(self, target: str) -> str:
         """The arithmetic the backend uses for float32 graphs on `target` (it sets the parity bound)."""
@@ -142,9 +149,16 @@ def torch_available() -> bool:
 
 
 class _TorchGraph(Graph):
+    """WasmEdge's pytorch contract: f32 inputs only, forward(*inputs), and a tensor, a tuple or
+    a list of tensors out (each one output index)."""
+
     def __init__(self, module, device, n_inputs, n_outputs):
         self._module, self._device = module, device
         self.n_inputs, self.n_outputs = n_inputs, n_outputs
+
+    def check_input(self, index, data):
+        if data.dtype != np.float32:
+            raise InputRejected(f"input {index} is {data.dtype}; the pytorch backend takes f32 only (as WasmEdge's)")
 
     def run(self, inputs):
         import torch
@@ -193,7 +207,70 @@ class TorchBackend(Backend):
         return _TorchGraph(module, device, 1, 1)
 
 
-BACKENDS = {b.name: b for b in (ReferenceBackend(), OnnxRuntimeBackend(), TorchBackend())}
+@functools.cache
+def litert_available() -> bool:
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+class _TfliteGraph(Graph):
+    """One LiteRT interpreter. Inputs follow WasmEdge's setInput: the model's exact dimensions."""
+
+    def __init__(self, interpreter):
+        self._it = interpreter
+        self._in = interpreter.get_input_details()
+        self._out = interpreter.get_output_details()
+        self.n_inputs, self.n_outputs = len(self._in), len(self._out)
+
+    def check_input(self, index, data):
+        want = tuple(int(n) for n in self._in[index]["shape"])
+        if tuple(data.shape) != want:
+            raise InputRejected(f"input {index} has dimensions {list(data.shape)}; this model takes exactly "
+                                f"{list(want)} (tensorflowlite does not resize inputs)")
+        if data.dtype != self._in[index]["dtype"]:
+            raise InputRejected(f"input {index} is {data.dtype}; the model takes {np.dtype(self._in[index]['dtype'])}")
+
+    def run(self, inputs):
+        _check_inputs(inputs, self.n_inputs)
+        for i, (detail, x) in enumerate(zip(self._in, inputs)):
+            self.check_input(i, np.asarray(x))
+            self._it.set_tensor(detail["index"], x)
+        self._it.invoke()
+        return [self._it.get_tensor(d["index"]).copy() for d in self._out]
+
+
+class TfliteBackend(Backend):
+    """WasmEdge's `tensorflowlite` encoding: one builder (the .tflite bytes), CPU only, inputs of
+    the model's exact shape. One interpreter thread on both sides of NN-2 (WasmEdge uses 2)."""
+
+    name, encoding = "tflite", "tensorflowlite"
+    fixed_shapes = True
+    threads = 1
+
+    def version(self):
+        if not litert_available():
+            return "not installed"
+        from importlib.metadata import version
+        return f"ai-edge-litert {version('ai-edge-litert')}"
+
+    def unavailable(self, target="cpu"):
+        if not litert_available():
+            return LITERT_MISSING
+        return super().unavailable(target)
+
+    def load(self, model, target="cpu"):
+        if (reason := self.unavailable(target)) is not None:
+            raise BackendUnavailable(reason)
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            it = Interpreter(model_content=bytes(model), num_threads=self.threads)
+            it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise InputRejected(f"LiteRT cannot load the model: {exc}") from None
+        return _TfliteGraph(it)
+
+
+BACKENDS = {b.name: b for b in (ReferenceBackend(), OnnxRuntimeBackend(), TfliteBackend(), TorchBackend())}
 
 
 def backend(name: str) -> Backend:

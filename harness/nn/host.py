@@ -219,11 +219,12 @@ class NNHost:
         data = mem.read_array(data_ptr, data_len, dtype, "tensor data")
         if index >= context.graph.n_inputs:
             raise NNError(Errno.invalid_argument, f"input index {index} (graph has {context.graph.n_inputs})")
+        data = data.reshape(dims)
         try:
             context.graph.check_input(index, data)
         except InputRejected as exc:
             raise NNError(Errno[exc.errno], str(exc)) from None
-        context.inputs[index] = data.reshape(dims)
+        context.inputs[index] = data
         context.outputs = None
 
     def _compute(self, mem: GuestMemory, ctx):

@@ -8,6 +8,8 @@
                  to the same libllama, called in-process
   python-container  the same Python in the project's container image (skipped with the
                  reason when the image has no llama-cpp-python)
+  wasmedge-plugin  the guest as a command under WasmEdge's own wasi_nn ggml plugin, where
+                 one is installed (harness/nn/wasmedge_nn.py)
 
 Every path gives a `Completion` (generated token ids, text, seconds); tokens per second is
 generated tokens over the seconds of the whole completion (prompt evaluation included, the
@@ -37,14 +39,25 @@ CONTAINER_MISSING = ("the container image is built from Debian packages, which c
 
 @dataclass(frozen=True)
 class Completion:
-    tokens: tuple[int, ...]
+    tokens: tuple[int, ...] | None  # None where the path reports only a count (WasmEdge's plugin)
     text: bytes
     seconds: float
     prompt_tokens: int
+    reported_count: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.tokens) if self.tokens is not None else (self.reported_count or 0)
 
     @property
     def tokens_per_s(self) -> float | None:
-        return len(self.tokens) / self.seconds if self.seconds > 0 and self.tokens else None
+        return self.count / self.seconds if self.seconds > 0 and self.count else None
+
+    def same_as(self, other: "Completion") -> bool:
+        """Same token ids and text; where one side has no ids, same text and token count."""
+        if self.tokens is None or other.tokens is None:
+            return self.text == other.text and self.count == other.count
+        return self.tokens == other.tokens and self.text == other.text
 
 
 def model_unavailable(target: str = "cpu") -> str | None:
@@ -181,7 +194,13 @@ def container_unavailable(image_has_llama: bool | None = None) -> str:
     return CONTAINER_MISSING
 
 
-PATHS = {"wasi-nn": WasiNNPath, "python-direct": DirectPath, "native": NativePath}
+def _wasmedge_path(spec: LlamaSpec = SUITE_MODEL, target: str = "cpu", progress=None):
+    from harness.nn.wasmedge_nn import WasmEdgePluginPath
+
+    return WasmEdgePluginPath(spec, target, progress=progress)
+
+
+PATHS = {"wasi-nn": WasiNNPath, "python-direct": DirectPath, "native": NativePath, "wasmedge-plugin": _wasmedge_path}
 
 
 def open_path(name: str, target: str = "cpu", spec: LlamaSpec = SUITE_MODEL, progress=None):

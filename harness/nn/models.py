@@ -1,10 +1,12 @@
 """Tensor blocks generated from a seed (nothing is downloaded): MLP, softmax, layer norm and
-single-head attention, saved as ONNX (and TorchScript where torch is installed) in the cache,
-with an independent NumPy float64 implementation of each as the parity reference.
+single-head attention, saved as ONNX, TensorFlow Lite and TorchScript (where torch is
+installed) in the cache, with an independent NumPy float64 implementation of each as the
+parity reference.
 
-Every block takes one float32 input whose first dimension (batch or sequence) is free and
-gives one output. The weights are float32; the reference computes in float64 from the same
-float32 numbers, so it measures only the arithmetic error of each path.
+Every block takes one float32 input whose first dimension (batch or sequence) is free (in
+TensorFlow Lite: fixed at max_rows, as WasmEdge's backend never resizes) and gives one
+output. The weights are float32; the reference computes in float64 from the same float32
+numbers, so it measures only the arithmetic error of each path.
 """
 
 from __future__ import annotations
@@ -187,10 +189,19 @@ def torchscript_path(spec: ModelSpec) -> Path:
     return _cached(spec, f"-torch{torch.__version__.split('+')[0]}.pt", make)
 
 
+# -- TensorFlow Lite (written with LiteRT's schema classes) -----------------------------
+def tflite_path(spec: ModelSpec) -> Path:
+    from harness.nn import tflite_blocks
+
+    return _cached(spec, ".tflite", lambda tmp: tmp.write_bytes(tflite_blocks.flatbuffer(spec, weights(spec), LN_EPS)))
+
+
 def model_bytes(spec: ModelSpec, encoding: str) -> bytes:
     """The serialized model a backend with this graph encoding loads."""
     if encoding == "onnx":
         return onnx_path(spec).read_bytes()
+    if encoding == "tensorflowlite":
+        return tflite_path(spec).read_bytes()
     if encoding == "pytorch":
         return torchscript_path(spec).read_bytes()
     raise ValueError(f"no generated models in encoding {encoding!r}")

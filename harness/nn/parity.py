@@ -46,10 +46,11 @@ def input_modes(spec: ModelSpec) -> list[str]:
 
 
 @st.composite
-def block_inputs(draw, spec: ModelSpec):
-    """(x, description): a float32 input for the block. Hypothesis draws the shape, the mode
-    and its parameters, and a seed for the bulk values (cheap to draw, and it shrinks)."""
-    rows = draw(st.integers(1, spec.max_rows))
+def block_inputs(draw, spec: ModelSpec, fixed_rows: bool = False):
+    """(x, description): a float32 input for the block. Hypothesis draws the shape (only the
+    values where the path takes fixed shapes: max_rows rows), the mode and its parameters, and
+    a seed for the bulk values (cheap to draw, and it shrinks)."""
+    rows = spec.max_rows if fixed_rows else draw(st.integers(1, spec.max_rows))
     mode = draw(st.sampled_from(input_modes(spec)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     base = rng.standard_normal((rows, spec.d))

@@ -41,7 +41,7 @@ class PathSpec:
 def path_specs() -> list[PathSpec]:
     """Every path the suite reports, GPU and torch rows included (they skip where unavailable)."""
     specs = []
-    for name in ("reference", "onnxruntime", "torch"):
+    for name in ("reference", "onnxruntime", "tflite", "torch"):
         targets = get_backend(name).targets
         specs += [PathSpec(p, name, t) for p in OFFLOAD_PATHS for t in targets]
     return specs + [PathSpec("wasm-pure", "pure-c", "wasm"), PathSpec("native-pure", "pure-c", "native")]
@@ -51,6 +51,11 @@ def unavailable(ps: PathSpec) -> str | None:
     if ps.path in OFFLOAD_PATHS:
         return get_backend(ps.backend).unavailable(ps.target)
     return None
+
+
+def fixed_shapes(ps: PathSpec) -> bool:
+    """Whether the path takes only the model's own input shape (tensorflowlite: no resize)."""
+    return ps.path in OFFLOAD_PATHS and get_backend(ps.backend).fixed_shapes
 
 
 def precision(ps: PathSpec) -> str:

@@ -41,12 +41,44 @@ class NodeWasi(CliRuntime):
         """All exports in one node process (each on a fresh instance): node starts slowly."""
         cmd = [self.program(arch or host_arch()), "--no-warnings", *options, str(NODE_INVOKE), str(module), *exports]
         outcome = run_process(cmd, b"", timeout_s * len(exports) + self.startup_allowance_s)
-        lines = [json.loads(ln) for ln in outcome.stdout.decode("utf-8", "replace").splitlines() if ln.startswith("{")]
-        got = [Invoked(value=int(d["value"])) if "value" in d else
-               Invoked(trap=classify_trap(d["trap"]) or d["trap"][:60]) if "trap" in d else Invoked(error=d["error"][:200])
-               for d in lines[:len(exports)]]
+        got = [_invoked(d) for d in _lines(outcome)[:len(exports)]]
         if len(got) < len(exports):  # node itself stopped: a death or time-out on the next export
-            whole = invoked(outcome)
-            stop = whole if whole.died or whole.timed_out else Invoked(error=whole.error or "node printed no result")
-            got += [stop] + [Invoked(error="not run: node stopped before it")] * (len(exports) - len(got) - 1)
+            got += [_stopped(outcome)] + [Invoked(error="not run: node stopped before it")] * (len(exports) - len(got) - 1)
         return got
+
+    def invoke_batch(self, jobs: list[tuple[Path, list[str], list[str]]], options: tuple[str, ...] = (),
+                     timeout_s: float = 30.0, arch: str | None = None) -> list[list[Invoked]]:
+        """Many modules in one node process (node_invoke.mjs --batch): per job (module, exports,
+        on_trap) its answers. Node prints a line per job as it goes, so when it dies or hangs the
+        job without a line is the one that did it; the jobs after it run in a new process."""
+        import tempfile
+
+        out: list[list[Invoked]] = []
+        while len(out) < len(jobs):
+            rest = jobs[len(out):]
+            with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="wc-node-batch-") as f:
+                json.dump([{"module": str(m), "exports": e, "on_trap": t} for m, e, t in rest], f)
+                f.flush()
+                calls = sum(len(e) + len(t) for _, e, t in rest)
+                cmd = [self.program(arch or host_arch()), "--no-warnings", *options, str(NODE_INVOKE), "--batch", f.name]
+                outcome = run_process(cmd, b"", timeout_s * (calls + 1) + self.startup_allowance_s)
+            done = [d.get("results", []) for d in _lines(outcome)][:len(rest)]
+            out += [[_invoked(d) for d in results] for results in done]
+            if len(done) < len(rest):
+                out.append([_stopped(outcome)] * len(rest[len(done)][1]))
+        return out
+
+
+def _lines(outcome) -> list[dict]:
+    return [json.loads(ln) for ln in outcome.stdout.decode("utf-8", "replace").splitlines() if ln.startswith("{")]
+
+
+def _invoked(d: dict) -> Invoked:
+    return (Invoked(value=int(d["value"])) if "value" in d else
+            Invoked(trap=classify_trap(d["trap"]) or d["trap"][:60]) if "trap" in d else Invoked(error=d["error"][:200]))
+
+
+def _stopped(outcome) -> Invoked:
+    """What a node process that stopped early gives its current export: a death or time-out."""
+    whole = invoked(outcome)
+    return whole if whole.died or whole.timed_out else Invoked(error=whole.error or "node printed no result")

@@ -12,7 +12,8 @@ is not tested and why:
   readonly  WasiConfig.preopen_dir(..., fs_mutable=False)  -- missing before ~26
   epoch     Config.epoch_interruption + Store.set_epoch_deadline
 Requests (one JSON object per line): info, run (a WASI command), memprobe (one export, a
-canary Store and a host buffer beside it), invoke (one export of a fuzzed module).
+canary Store and a host buffer beside it), invoke (exports of a fuzzed module), invoke_batch
+(many fuzzed modules in one request).
 """
 
 from __future__ import annotations
@@ -334,7 +335,44 @@ def op_invoke(req):
     return {"results": out}
 
 
-OPS = {"info": op_info, "run": op_run, "memprobe": op_memprobe, "invoke": op_invoke}
+def _invoke_one(store, module, name):
+    try:
+        value = wasmtime.Instance(store, module, []).exports(store)[name](store)
+        return {"value": getattr(value, "value", value) & 0xFFFFFFFFFFFFFFFF}
+    except wasmtime.Trap as exc:
+        return {"trap": trap_kind(exc)}
+    except wasmtime.WasmtimeError as exc:
+        return {"error": str(exc).splitlines()[0][:200]}
+
+
+def op_invoke_batch(req):
+    """Many modules in one request (differential fuzzing's batches): per job, each export of
+    `exports` on a fresh instance, then, if the last of them did not return, the `on_trap`
+    exports in order up to the first that does not return either (the trapping call's search).
+    Each module is compiled once. A job whose module does not compile answers {"error"} for it."""
+    eng = engine(req.get("config") or {})
+    out = []
+    for job in req["jobs"]:
+        try:
+            module = _module(eng, job["module"])
+        except wasmtime.WasmtimeError as exc:
+            out.append([{"error": str(exc).splitlines()[0][:200]}] * len(job["exports"]))
+            continue
+
+        def call(name):
+            return _invoke_one(new_store(eng, req.get("fuel"), req["timeout_s"], req.get("memory_bytes")), module, name)
+
+        got = [call(name) for name in job["exports"]]
+        if got and "trap" in got[-1]:
+            for name in job.get("on_trap", []):
+                got.append(call(name))
+                if "value" not in got[-1]:
+                    break
+        out.append(got)
+    return {"results": out}
+
+
+OPS = {"info": op_info, "run": op_run, "memprobe": op_memprobe, "invoke": op_invoke, "invoke_batch": op_invoke_batch}
 
 
 def main() -> None:

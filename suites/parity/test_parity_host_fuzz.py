@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import pytest
 
 from harness.nn.abi import Errno
-from harness.nn.backends import OnnxRuntimeBackend, TorchBackend
+from harness.nn.backends import OnnxRuntimeBackend, TfliteBackend, TorchBackend
 from harness.nn.guest import WasmGuest, build_guest
 from harness.nn.host import NNHost
 from harness.nn.models import ModelSpec, model_bytes
@@ -40,7 +40,7 @@ class Arena:
     """A guest with a loaded graph, a context, and regions the fuzzer points into."""
 
     def __init__(self):
-        self.host = NNHost([OnnxRuntimeBackend(), TorchBackend()], audit=True)
+        self.host = NNHost([OnnxRuntimeBackend(), TfliteBackend(), TorchBackend()], audit=True)
         model = model_bytes(SMALL, "onnx")
         self.host.register("small", model)
         self.host.register("garbage", b"\x08\x07not a model")

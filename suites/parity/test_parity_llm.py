@@ -8,7 +8,10 @@ are within LOGIT_BOUND of an independent NumPy float64 forward pass of the same 
 NN-2: seconds per completion through WASI-NN over direct (the same greedy loop, so only the
 boundary differs), medians of repeats from the benchmark runner (harness/bench), each side's
 spread kept; tokens per second of every path, llama-cpp-python's own generate() included.
-GPU rows and the container row skip with their reasons where they cannot run.
+WasmEdge's own wasi_nn plugin, where installed (harness/nn/wasmedge_nn.py), runs the same
+guest as a second WASI-NN row: compared by text and token count (it reports no token ids),
+its time per completion including process start and model load.
+GPU rows, the container row and the plugin row skip with their reasons where they cannot run.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ def prompts():
     return st.lists(piece, min_size=1, max_size=10).map(lambda xs: " ".join(xs).encode("utf-8"))
 
 
-PATHS = ("wasi-nn", "native", "python-container")  # each against python-direct; wasi-nn decides the claims
+# each against python-direct; the WASI-NN rows (this project's host, WasmEdge's plugin where installed) decide NN-1
+PATHS = ("wasi-nn", "wasmedge-plugin", "native", "python-container")
+WASI_NN_PATHS = ("wasi-nn", "wasmedge-plugin")
 
 
 @pytest.mark.claim("NN-1")
@@ -62,11 +67,12 @@ def test_llm_completion_parity(path, target, llm_path, evidence, scale):
     def same(prompt):
         through, plain = through_path.complete(prompt, n_predict), direct.complete(prompt, n_predict)
         seen["prompts"] += 1
-        seen["tokens"] += max(len(through.tokens), len(plain.tokens))
-        if through.tokens != plain.tokens or through.text != plain.text:
+        seen["tokens"] += max(through.count, plain.count)
+        if not through.same_as(plain):
             seen["mismatches"] += 1
             seen["first"] = seen["first"] or {"prompt": prompt.decode("utf-8", "replace"),
-                                              path: list(through.tokens), "python-direct": list(plain.tokens)}
+                                              path: list(through.tokens or ()) or through.text.decode("utf-8", "replace"),
+                                              "python-direct": list(plain.tokens)}
         tokens, logits = direct.first_logits(prompt)
         ref = forward64(SUITE_MODEL, tokens)[-1]
         err = relative_error(logits, ref)
@@ -74,8 +80,7 @@ def test_llm_completion_parity(path, target, llm_path, evidence, scale):
         seen["abs_errors"].append(float(np.max(np.abs(logits - ref))))
         seen["argmax_agrees"] += int(np.argmax(logits) == np.argmax(ref))
         seen["logit_violations"] += int(not err <= LOGIT_BOUND)
-        assert through.tokens == plain.tokens, f"{path}: token mismatch for prompt {prompt!r}"
-        assert through.text == plain.text, f"{path}: text mismatch for prompt {prompt!r}"
+        assert through.same_as(plain), f"{path}: completion differs for prompt {prompt!r}: {through} vs {plain}"
         assert err <= LOGIT_BOUND, f"first-step logits: relative error {err:.3g} > {LOGIT_BOUND:g} for {prompt!r}"
 
     same._hypothesis_internal_add_digest = f"nn-llm-parity/{path}/{target}".encode()
@@ -85,12 +90,14 @@ def test_llm_completion_parity(path, target, llm_path, evidence, scale):
         errs = seen["logit_errors"]
         bad = seen["mismatches"] + seen["logit_violations"]
         evidence.record(
-            "nn_parity_violation" if path == "wasi-nn" else "nn_baseline_parity_violation", 1 if bad else 0, "bool",
+            "nn_parity_violation" if path in WASI_NN_PATHS else "nn_baseline_parity_violation", 1 if bad else 0, "bool",
             claim="NN-1", workload=SUITE_MODEL.id, form=path, runtime=f"ggml:{target}", arch=host_arch(),
             outcome="mismatch" if bad else "agrees", backend="ggml", target=target,
-            backend_version=ggml.llama_version(), abi_profile=DEFAULT_PROFILE if path == "wasi-nn" else None,
+            backend_version=_backend_version(path, through_path), abi_profile=DEFAULT_PROFILE if path == "wasi-nn" else None,
             precision=ggml.GgmlBackend().precision(target), model=SUITE_MODEL.to_dict(), examples=seen["prompts"],
             token_mismatches=seen["mismatches"], tokens_compared=seen["tokens"], n_predict=n_predict,
+            compared_by="text and token count (the plugin reports no token ids)" if path == "wasmedge-plugin"
+            else "token ids and text",
             first_mismatch=seen["first"], compared_with="llama-cpp-python called directly (its own greedy sampler)",
             max_logit_rel_error=max(errs) if errs else None,
             median_logit_rel_error=statistics.median(errs) if errs else None,
@@ -99,6 +106,12 @@ def test_llm_completion_parity(path, target, llm_path, evidence, scale):
             logits_from="llama-cpp-python direct, same GGUF and build",
             reference="NumPy float64 forward pass of the same GGUF weights (harness/nn/tinyllama.forward64)",
         )
+
+
+def _backend_version(path: str, through_path) -> str:
+    if path == "wasmedge-plugin":
+        return f"{through_path.version}, {through_path.plugin}"
+    return ggml.llama_version()
 
 
 def _rounds(sides: dict, policy) -> dict[str, Stats]:
@@ -127,9 +140,9 @@ def test_llm_throughput_against_direct(path, target, llm_path, evidence, scale):
              "python-direct": lambda: direct.complete(BENCH_PROMPT, n_predict, loop="argmax"),
              "python-direct-sampler": lambda: direct.complete(BENCH_PROMPT, n_predict, loop="sampler")}
     done = {name: run() for name, run in sides.items()}
-    assert len({c.tokens for c in done.values()}) == 1 and done[path].tokens, \
+    assert all(c.same_as(done[path]) for c in done.values()) and done[path].count, \
         f"every side must do the same work (same, non-empty completion): {done}"
-    n = len(done[path].tokens)
+    n = done[path].count
     with pinned():
         stats = _rounds({name: (lambda run=run: run().seconds) for name, run in sides.items()},
                         policy_for(scale, max_seconds=1.0 if scale == "quick" else 3.0))
@@ -144,8 +157,10 @@ def test_llm_throughput_against_direct(path, target, llm_path, evidence, scale):
         "nn_boundary_overhead_ratio" if path == "wasi-nn" else "llm_path_over_direct_time", r["value"], "x",
         claim="NN-2", workload=SUITE_MODEL.id, form=path, runtime=runtime, arch=host_arch(), outcome="measured",
         min=r["min"], max=r["max"], numerator=r["numerator"], denominator=r["denominator"], backend="ggml",
-        target=target, backend_version=ggml.llama_version(), abi_profile=DEFAULT_PROFILE if path == "wasi-nn" else None,
+        target=target, backend_version=_backend_version(path, through_path),
+        abi_profile=DEFAULT_PROFILE if path == "wasi-nn" else None,
         model=SUITE_MODEL.to_dict(), tokens_per_completion=n, prompt_tokens=done[path].prompt_tokens,
+        includes_process_start=path == "wasmedge-plugin" or None,
         tokens_per_s={form: s.rate(n) for form, s in stats.items()},
         over_direct_sampler=stats[path].median / stats["python-direct-sampler"].median,
         overhead_s_per_token=(stats[path].median - stats["python-direct"].median) / n,

@@ -1,9 +1,10 @@
 """NN-1: a block offloaded from Wasm through WASI-NN gives the float64 reference's answer.
 
 For every path (wasi-nn and python-direct per backend x target, plus the block in pure Wasm
-and natively) and every generated block, Hypothesis draws inputs (shapes, large and small
-magnitudes, denormals, softmax-stressing values) and the relative error norm against the
-float64 reference must stay under the bound of the path's precision; NaN never passes.
+and natively) and every generated block, Hypothesis draws inputs (shapes, except where the
+backend takes only the model's own shape, as tensorflowlite does; large and small magnitudes,
+denormals, softmax-stressing values) and the relative error norm against the float64
+reference must stay under the bound of the path's precision; NaN never passes.
 The wasi-nn rows decide NN-1; the other paths are recorded beside them as the baseline.
 """
 
@@ -18,7 +19,7 @@ from harness.nn import parity
 from harness.nn.abi import DEFAULT_PROFILE
 from harness.nn.backends import backend as get_backend
 from harness.nn.models import reference64
-from harness.nn.paths import OFFLOAD_PATHS, path_specs, precision
+from harness.nn.paths import OFFLOAD_PATHS, fixed_shapes, path_specs, precision
 from harness.toolchain import host_arch
 
 PATHS = [pytest.param(ps, id=ps.id) for ps in path_specs()]
@@ -33,7 +34,7 @@ def test_block_matches_float64_reference(ps, model, nn_runner, evidence):
     errors: list[float] = []
     worst: dict = {"err": -1.0}
 
-    @given(parity.block_inputs(model))
+    @given(parity.block_inputs(model, fixed_rows=fixed_shapes(ps)))
     def agrees(drawn):
         x, info = drawn
         ref = reference64(model, x)
@@ -60,5 +61,5 @@ def test_block_matches_float64_reference(ps, model, nn_runner, evidence):
             precision=prec, target=ps.target, backend=ps.backend,
             backend_version=get_backend(ps.backend).version() if ps.path in OFFLOAD_PATHS else "zig cc (C, float32)",
             abi_profile=DEFAULT_PROFILE if ps.path == "wasi-nn" else None, model=model.to_dict(),
-            worst_input=worst.get("input"),
+            worst_input=worst.get("input"), fixed_input_shape=fixed_shapes(ps) or None,
         )

@@ -11,9 +11,11 @@ not a harness failure, so the test reports it as a warning and passes; the test 
 the harness cannot make the comparison (a run errors, or the rows' module bytes differ).
 The Wasm spec leaves the sign of a NaN result open: outputs that differ only there are recorded
 as spec-permitted nondeterminism (shown beside the verdict, not against the row); a payload
-difference, or any difference in a non-NaN result, stays a PORT-2 mismatch. The float-edge workload feeds NaN-
-producing and subnormal operands; mandelbrot and image-normalize are the float workloads
-among the fixtures.
+difference, or any difference in a non-NaN result, stays a PORT-2 mismatch. A float
+workload's declared tolerance (the one the cross-form comparison uses) is stated in the
+record beside the byte comparison, never applied to it. The float-edge workload feeds NaN-
+producing and subnormal operands; mandelbrot, image-normalize, audio-logmel and
+tiny-transformer are the float workloads among the fixtures.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def test_same_module_same_output(subject, target_spec, form_factory, foreign_was
         examples=search.examples, compared_with=base_spec.to_dict(), emulated=port_matrix.emulated(target_spec.arch),
         launcher=port_matrix.launcher(target_spec.arch), runtime_version=target.details.get("runtime_version"),
         baseline_runtime_version=base.details.get("runtime_version"), **port_matrix.findings_details(findings),
+        compared="stdout bytes", declared_tolerance=None if workload.compare.mode == "exact" else
+        {"mode": workload.compare.mode, "rtol": workload.compare.rtol, "atol": workload.compare.atol},
     )
     if real:
         shown = "; ".join(f"input {f.data.hex()}: {f.description}" for f in real)

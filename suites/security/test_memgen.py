@@ -18,7 +18,7 @@ import secrets
 import pytest
 from hypothesis import example, given, settings
 
-from harness import advisories, difffuzz
+from harness import advisories, budget, difffuzz
 from harness.probes import memcli, memgen, runner
 from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
@@ -29,7 +29,8 @@ EXAMPLES = {"quick": 60, "default": 400, "thorough": 2000}
 
 
 @pytest.mark.claim("SAFETY-2")
-def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig, tmp_path):
+@pytest.mark.fuzz_budget("memgen")
+def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig, tmp_path, fuzz_slot):
     config = engine_config
     forms = pytestconfig.getoption("form")
     if forms and "wasm" not in forms:
@@ -55,23 +56,27 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
     tally = runner.Tally()
+    counted = budget.Counted(fuzz_slot)
 
+    @counted
     def once(case):
         acc, args = case
         v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
         tally.add(runner.Judgement(v.outcome, v.finding, v.reason), memgen.describe(acc, args), 0.0)
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
-    test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
-    test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
-    current = settings()
+    def make():
+        test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
+        test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
+        return test
+
     smallest = None
     try:
-        settings(current, max_examples=EXAMPLES.get(scale, current.max_examples))(test)()
+        budget.run_hypothesis(make, EXAMPLES.get(scale, settings().max_examples), fuzz_slot, counted)
         if tally.escape:  # a finding under a row that may have them: the smallest input that shows the worst one
             smallest = _smallest_finding(probe, nonce, secret, tally.worst)
     finally:
-        details = tally.details()
+        details = {**tally.details(), **(fuzz_slot.details() if fuzz_slot else {})}
         if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
             evidence.record("escape", None, "bool", outcome="not-tested",
                             reason=f"no probe could be judged: {details['reason']}", **common)

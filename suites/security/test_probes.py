@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import example, given, settings
 
-from harness import advisories
+from harness import advisories, budget
 from harness.probes import PROBES, runner
 from harness.probes.guests import build_all
 from harness.runtimes import RUNTIMES, Limits
@@ -53,13 +53,21 @@ def _selected(pytestconfig, form: str, runtime: str | None = None) -> None:
         pytest.skip(f"runtime {runtime} not selected (--runtime {','.join(runtimes)})")
 
 
-def _run_examples(probe, scale, name, body):
-    """Run body(choices) over Hypothesis examples of the probe's parameters."""
-    test = given(probe.choices())(body)
-    for choices in reversed(probe.examples):
-        test = example(choices)(test)
-    test._hypothesis_internal_add_digest = f"probe/{probe.name}/{name}".encode()
-    _examples(scale)(test)()
+def _run_examples(probe, scale, name, body, slot=None) -> dict:
+    """Run body(choices) over Hypothesis examples of the probe's parameters (the profile's count,
+    or until `slot`, a --fuzz-budget share, is spent); what the slot bought, for the record."""
+    counted = budget.Counted(slot)
+    wrapped = counted(body)
+
+    def make():
+        test = given(probe.choices())(wrapped)
+        for choices in reversed(probe.examples):
+            test = example(choices)(test)
+        test._hypothesis_internal_add_digest = f"probe/{probe.name}/{name}".encode()
+        return test
+
+    budget.run_hypothesis(make, _examples(scale).max_examples, slot, counted)
+    return slot.details() if slot else {}
 
 
 @pytest.mark.claim("SAFETY-2")
@@ -98,8 +106,9 @@ def _control_kind(probe, rt) -> str:
 
 
 @pytest.mark.claim("SAFETY-2")
+@pytest.mark.fuzz_budget("probes")
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
-def test_probe(probe, runtime, guests, evidence, scale, pytestconfig):
+def test_probe(probe, runtime, guests, evidence, scale, pytestconfig, fuzz_slot):
     _selected(pytestconfig, "wasm", runtime)
     rt = RUNTIMES[runtime]
     avail = rt.availability(host_arch())
@@ -133,11 +142,12 @@ def test_probe(probe, runtime, guests, evidence, scale, pytestconfig):
         tally.add(j, choices, run.outcome.wall_s)
         assert not (j.escape and runtime in MUST_HOLD), f"{probe.name} escaped under {runtime}: {j.reason}"
 
+    bought = {}
     try:
-        _run_examples(probe, scale, runtime, once)
+        bought = _run_examples(probe, scale, runtime, once, fuzz_slot)
     finally:
         session.close()
-        evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **tally.details())
+        evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **tally.details(), **bought)
 
 
 @pytest.mark.claim("SAFETY-2")

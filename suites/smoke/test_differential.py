@@ -8,7 +8,9 @@ example database (.hypothesis/) and replayed first next time.
 A time-out is no answer: it never agrees with anything. A reference that times out is a
 finding against the workload (it must answer every input); a form that times out where the
 reference answered is a finding against the form. Each costs up to the manifest's
-timeout_s, so after MAX_TIMEOUTS of them the test stops drawing inputs and says so.
+timeout_s, so after MAX_TIMEOUTS of them the test stops drawing inputs and says so. A
+reference that crashes (an uncaught exception, a signal) is a finding against the workload,
+named by the workload's own error line; the form is not compared on that input.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def test_form_matches_reference(workload, form_spec, form, reference, evidence):
     failing: list[bytes] = []
     examples = [0]
     timeouts: dict[str, list[bytes]] = {"reference": [], "form": []}
+    crashes: list[tuple[bytes, str]] = []  # (input, how the reference crashed)
 
     def agrees(data: bytes):
         if sum(map(len, timeouts.values())) >= MAX_TIMEOUTS and not failing:
@@ -34,6 +37,10 @@ def test_form_matches_reference(workload, form_spec, form, reference, evidence):
         assert expected.error is None, f"the reference could not run: {expected.error}"
         if expected.timed_out:
             timeouts["reference"].append(data)
+            return
+        crash = compare.reference_crash(expected)
+        if crash is not None:
+            crashes.append((data, crash))
             return
         actual = form.run(data)
         if actual.timed_out:
@@ -51,17 +58,24 @@ def test_form_matches_reference(workload, form_spec, form, reference, evidence):
         agrees()
     finally:
         stopped = sum(map(len, timeouts.values())) >= MAX_TIMEOUTS
-        outcome = ("mismatch" if failing else "timeout" if timeouts["form"]
+        outcome = ("mismatch" if failing else "timeout" if timeouts["form"] else "reference-crashed" if crashes
                    else "reference-timeout" if timeouts["reference"] else "agrees")
         evidence.record(
-            "output_mismatch", 1 if failing or timeouts["form"] else None if timeouts["reference"] else 0, "bool",
+            "output_mismatch", 1 if failing or timeouts["form"] else None if timeouts["reference"] or crashes else 0, "bool",
             workload=workload, spec=form_spec, outcome=outcome, examples=examples[0],
             minimal_input_hex=failing[0].hex() if failing else None,
             form_timeouts=len(timeouts["form"]), reference_timeouts=len(timeouts["reference"]),
+            reference_crashes=len(crashes), reference_crash=crashes[0][1] if crashes else None,
+            reference_crash_input_hex=crashes[0][0][:256].hex() if crashes else None,
             stopped_after_timeouts=MAX_TIMEOUTS if stopped else None, details=form.details,
         )
     bound = (f"; stopped drawing inputs after {MAX_TIMEOUTS} time-outs of {workload.timeout_s:g}s each, "
              f"at {examples[0]} inputs" if stopped else "")
+    if crashes:
+        data, how = crashes[0]
+        pytest.fail(f"the Python reference of {workload.name} crashed on {len(crashes)} input(s), e.g. {data[:64]!r}: "
+                    f"{how}: a finding against the workload (it must answer or reject every input); "
+                    f"{form_spec.id} was not compared on them", pytrace=False)
     if timeouts["reference"]:
         data = timeouts["reference"][0]
         pytest.fail(f"the Python reference of {workload.name} timed out ({workload.timeout_s:g}s) on "
