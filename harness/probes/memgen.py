@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from harness.probes import memmodel as mm
 from harness.runtimes.wasmtime_child import HOST_BUFFER, diffs, fill
+from harness.runtimes.wasmtime_py import CONFIGS
 from harness.toolchain import cache_root
 
 PROBE_NAME = "mem-generated"  # the name records and advisories.yaml use
@@ -29,18 +30,8 @@ N_PARAMS = 3
 OFFSETS = (0, 1, 4, 16, 0xFFF, 0x1000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFF)
 PAGES = (1, 1, 2, 3, 16)
 
-# Engine configurations the probes run under: name -> knob sets (newest Config names first;
-# the child uses the first set its wasmtime-py version has, or answers 'unsupported').
-ENGINE_CONFIGS = {
-    "default": [{}],
-    "dynamic-bounds": [{"memory_reservation": 0, "memory_guard_size": 0},
-                       {"static_memory_maximum_size": 0, "dynamic_memory_guard_size": 0}],
-    "small-reservation": [{"memory_reservation": 1 << 24, "memory_guard_size": 1 << 16},
-                          {"static_memory_maximum_size": 1 << 24, "static_memory_guard_size": 1 << 16}],
-    "no-signals": [{"signals_based_traps": False}],
-    "pooling": [{"allocation_strategy": "pooling"}],  # wasmtime-py exposes no pooling allocator yet: not tested
-    "opt-none": [{"cranelift_opt_level": "none"}],  # Cranelift without its optimisations (other lowering paths)
-}
+# The engine configurations of wasmtime-py rows (one list, kept with the engine).
+ENGINE_CONFIGS = CONFIGS
 
 
 # -- drawing ------------------------------------------------------------------------------------
