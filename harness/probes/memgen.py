@@ -21,6 +21,7 @@ the model says), and `not-tested`/`inconclusive` with the reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections import Counter
@@ -36,7 +37,7 @@ from harness.toolchain import cache_root
 PROBE_NAME = "mem-generated"  # the name records and advisories.yaml use
 N_PARAMS = 3
 OFFSETS = (0, 1, 4, 16, 0xFFF, 0x1000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFF)
-PAGES = (1, 1, 2, 3, 16, 100, 300)
+PAGES = (1, 1, 1, 2, 3, 16, 16, 64, 300)
 GROWS = (0, 0, 0, 1, 2, 17)
 
 # The engine configurations of wasmtime-py rows (one list, kept with the engine).
@@ -56,6 +57,7 @@ _FLOAT_EDGES = {32: (0, 0x80000000, 0x3F800000, 0xBF800000, 0x7F800000, 0xFF8000
 
 # -- drawing ------------------------------------------------------------------------------------
 
+@functools.cache
 def operands() -> st.SearchStrategy[int]:
     """u32 operands: near 0, the end of a page, 2^31, 2^32; indices whose shl/mul by 2..8
     wraps 2^32 back into memory (CVE-2023-26489's shape); and whole GiB (4..32) scaled down by
@@ -65,18 +67,21 @@ def operands() -> st.SearchStrategy[int]:
     return st.one_of(near, _wrapping(), _gib_strides(), st.integers(0, mm.M32))
 
 
+@functools.cache
 def _wrapping() -> st.SearchStrategy[int]:
     """Indices whose shl/mul by 2^k (k 1..3) wraps 2^32 back into the first pages."""
     return st.builds(lambda k, high, low: ((high << (32 - k)) | low) & mm.M32,
                      st.integers(1, 3), st.integers(1, 7), st.integers(0, 0x1000))
 
 
+@functools.cache
 def _gib_strides() -> st.SearchStrategy[int]:
     """Whole GiB (4..32) scaled down by 2^k: unwrapped, they reach past the guard region."""
     return st.builds(lambda g, k, low: (((g << 30) >> k) + low) & mm.M32,
                      st.integers(4, 32), st.integers(1, 3), st.integers(0, 0x200))
 
 
+@functools.cache
 def _address_exprs() -> st.SearchStrategy:
     leaf = st.one_of(st.builds(mm.Param, st.integers(0, N_PARAMS - 1)), st.builds(mm.Const, operands()))
     return st.recursive(leaf, lambda inner: st.one_of(
@@ -87,6 +92,7 @@ def _address_exprs() -> st.SearchStrategy:
         st.builds(mm.And, inner, inner), st.builds(mm.Or, inner, inner)), max_leaves=3)
 
 
+@functools.cache
 def _edge_operand(t: str) -> st.SearchStrategy:
     bits = mm.TYPE_BITS[t]
     if t == "v128":
@@ -96,6 +102,7 @@ def _edge_operand(t: str) -> st.SearchStrategy:
                      st.just(("param",)))
 
 
+@functools.cache
 def _param_value(t: str | None) -> st.SearchStrategy[int]:
     """The i64 parameter $v: a store's value, a run-time operand, a lane vector's halves."""
     if t in ("f32", "f64"):
@@ -104,7 +111,39 @@ def _param_value(t: str | None) -> st.SearchStrategy[int]:
 
 
 _LOADS_BY_TYPE = {t: sorted(op for op, (_, vt, _) in mm.LOADS.items() if vt == t) for t in ("i32", "i64", "f32", "f64")}
+_LOADS_BY_TYPE["v128"] = sorted(mm.SIMD_LOADS) + ["v128.load"]
 _KINDS = ("i32", "i64", "f32", "f64", "v128", "store", "bulk")
+# strategies built once (building them inside every draw costs more than the probe)
+_S = {"kind": st.sampled_from(_KINDS), "pages": st.sampled_from(PAGES), "grow": st.sampled_from(GROWS),
+      "bulk": st.sampled_from(mm.BULK), "store": st.sampled_from(sorted(mm.STORES)),
+      "length": st.one_of(st.sampled_from((0, 1, 7, 8, 16, 33)), st.integers(0, 0x200), st.sampled_from((mm.PAGE, 1 << 31, mm.M32))),
+      "init_source": st.one_of(st.integers(0, len(mm.DATA)), st.sampled_from((len(mm.DATA) + 1, mm.M32))),
+      "reinit": st.sampled_from(("id", "reinit")), "sink": st.sampled_from(("return", "store")),
+      "end_expr": st.sampled_from((mm.Param(0), mm.Add(mm.Param(0), mm.Param(1)), mm.Sub(mm.Param(0), mm.Param(1)))),
+      "end_offset": st.sampled_from((0, 0, 1, 8, 16, 0x1000)),
+      "slack": st.one_of(st.integers(-16, 0), st.integers(-16, 0), st.integers(-16, 0), st.integers(1, 16)),
+      "other": st.integers(0, 0x100),
+      "offset": st.one_of(st.sampled_from((0, 0, 4, 16)), st.sampled_from(OFFSETS), st.integers(0, mm.M32))}
+_S.update({f"op:{t}": st.sampled_from(ops) for t, ops in _LOADS_BY_TYPE.items()})
+_S.update({f"consumer:{t}": st.sampled_from(sorted(mm.CONSUMERS[t])) for t in mm.CONSUMERS})
+_S.update({f"align:{n}": st.one_of(st.none(), st.integers(0, n)) for n in range(5)})
+_S.update({f"lane:{w}": st.integers(0, 16 // w - 1) for w in (1, 2, 4, 8)})
+
+
+@functools.cache
+def _copy_sources() -> st.SearchStrategy:
+    return st.one_of(st.builds(mm.Param, st.just(1)), st.builds(mm.Const, operands()))
+
+
+@functools.cache
+def _folding_exprs() -> st.SearchStrategy:
+    shaped = st.builds(mm.Shl, st.builds(mm.Param, st.just(0)), st.integers(1, 3))
+    return st.one_of(shaped, st.builds(mm.Add, shaped, st.builds(mm.Param, st.just(1))), _address_exprs())
+
+
+@functools.cache
+def _first_operands() -> st.SearchStrategy:
+    return st.one_of(_wrapping(), _gib_strides(), operands())
 
 
 @st.composite
@@ -115,50 +154,44 @@ def accesses(draw) -> tuple[mm.Access, tuple[int, ...]]:
     within 16 bytes of the end of memory, mostly still in bounds (where an access that reads
     more than its width shows), else the folding shapes (shl/mul of a parameter, optionally plus something) or
     any nested expression."""
-    kind = draw(st.sampled_from(_KINDS))
-    pages, grow = draw(st.sampled_from(PAGES)), draw(st.sampled_from(GROWS))
+    kind = draw(_S["kind"])
+    pages, grow = draw(_S["pages"]), draw(_S["grow"])
     fields: dict = {}
     if kind == "bulk":
-        op = draw(st.sampled_from(mm.BULK))
-        fields["length"] = draw(st.one_of(st.sampled_from((0, 1, 7, 8, 16, 33)), st.integers(0, 0x200),
-                                          st.sampled_from((mm.PAGE, 1 << 31, mm.M32))))
+        op = draw(_S["bulk"])
+        fields["length"] = draw(_S["length"])
         if op == "memory.copy":
-            fields["source"] = draw(st.one_of(st.builds(mm.Param, st.just(1)), st.builds(mm.Const, operands())))
+            fields["source"] = draw(_copy_sources())
         elif op == "memory.init":
-            fields["source"] = draw(st.one_of(st.integers(0, len(mm.DATA)), st.sampled_from((len(mm.DATA) + 1, mm.M32))))
-            fields["consumer"] = draw(st.sampled_from(("id", "reinit")))
+            fields["source"] = draw(_S["init_source"])
+            fields["consumer"] = draw(_S["reinit"])
         value = draw(_param_value(None))
     elif kind == "store":
-        op = draw(st.sampled_from(sorted(mm.STORES)))
+        op = draw(_S["store"])
         value = draw(_param_value(mm.STORES[op][1]))
     else:
-        op = draw(st.sampled_from(sorted(mm.SIMD_LOADS) + ["v128.load"]) if kind == "v128" else st.sampled_from(_LOADS_BY_TYPE[kind]))
-        consumer = draw(st.sampled_from(sorted(mm.CONSUMERS[kind])))
-        c = mm.CONSUMERS[kind][consumer]
+        op = draw(_S[f"op:{kind}"])
+        consumer = draw(_S[f"consumer:{kind}"])
         fields.update(consumer=consumer)
-        if c.arity == 2:
+        if mm.CONSUMERS[kind][consumer].arity == 2:
             fields.update(operand=draw(_edge_operand(kind)), swap=draw(st.booleans()))
-        fields["sink"] = draw(st.sampled_from(("return", "store")))
+        fields["sink"] = draw(_S["sink"])
         value = draw(_param_value(kind))
     if op.endswith("_lane"):
-        fields["lane"] = draw(st.integers(0, 16 // mm.width_of(op) - 1))
+        fields["lane"] = draw(_S[f"lane:{mm.width_of(op)}"])
     if op not in mm.BULK:
-        natural = mm.Access(op, mm.Const(0), 0, 1).natural_align
-        fields["align"] = draw(st.one_of(st.none(), st.integers(0, natural)))
+        fields["align"] = draw(_S[f"align:{mm.width_of(op).bit_length() - 1}"])
     acc = mm.Access(op, mm.Const(0), 0, pages, value=value, grow=grow, **fields)
     if draw(st.booleans()):  # steered to the end of memory
-        expr = draw(st.sampled_from((mm.Param(0), mm.Add(mm.Param(0), mm.Param(1)), mm.Sub(mm.Param(0), mm.Param(1)))))
-        offset = draw(st.sampled_from((0, 0, 1, 8, 16, 0x1000)))
-        slack = draw(st.one_of(st.integers(-16, 0), st.integers(-16, 0), st.integers(-16, 0), st.integers(1, 16)))
-        other = draw(st.integers(0, 0x100))
+        expr, offset = draw(_S["end_expr"]), draw(_S["end_offset"])
+        slack, other = draw(_S["slack"]), draw(_S["other"])
         target = acc.memory_size - max(acc.width, 1) + slack - offset
         first = (target - other if isinstance(expr, mm.Add) else target + other if isinstance(expr, mm.Sub) else target) & mm.M32
         args = (first, other, draw(operands()))
     else:
-        shaped = st.builds(mm.Shl, st.builds(mm.Param, st.just(0)), st.integers(1, 3))
-        expr = draw(st.one_of(shaped, st.builds(mm.Add, shaped, st.builds(mm.Param, st.just(1))), _address_exprs()))
-        offset = draw(st.one_of(st.sampled_from((0, 0, 4, 16)), st.sampled_from(OFFSETS), st.integers(0, mm.M32)))
-        first = draw(st.one_of(_wrapping(), _gib_strides(), operands()))  # the shifted parameter: the folding inputs first
+        expr = draw(_folding_exprs())
+        offset = draw(_S["offset"])
+        first = draw(_first_operands())  # the shifted parameter: the folding inputs first
         args = (first, *(draw(operands()) for _ in range(N_PARAMS - 1)))
     if op in mm.BULK:
         offset = 0  # bulk instructions have no memarg
@@ -167,6 +200,17 @@ def accesses(draw) -> tuple[mm.Access, tuple[int, ...]]:
 
 # The issue's named case, always run first: i32.load (i32.shl x 3) with x*8 wrapping to 0x1000.
 CVE_2023_26489 = (mm.Access("i32.load", mm.Shl(mm.Param(0), 3), 0, 1), (0x20000200, 0, 0))
+
+
+# Regression replays: a published advisory's exact shape, name -> (advisory, access, args).
+# Run by the security suite as their own `replay-...` probes, never mixed into the generated
+# probes' records (what the generator finds unaided is the evidence).
+REPLAYS = {
+    # wasmtime tests/misc_testsuite/f64-copysign.wast: the sunk f64.load read 16 bytes near the end
+    "replay-ghsa-vc8c-j3xm-xj73-f64-copysign-load": (
+        "GHSA-vc8c-j3xm-xj73",
+        mm.Access("f64.load", mm.Const(32), 65491, 1, "f64.copysign", operand=("const", 0), align=0, sink="store"), (0, 0, 0)),
+}
 
 
 def coverage(acc: mm.Access) -> list[str]:
@@ -351,13 +395,39 @@ def _raw_loaded(acc: mm.Access, results) -> bytes | None:
     return (results[0] | (results[1] << 64)).to_bytes(16, "little")[:acc.width]
 
 
-def _memory_is(reply: dict, expected_memory: bytes, expected_diffs: list) -> bool:
+class _LazyAfter:
+    """Linear memory after the access as the spec says (built only where a digest of all of
+    it is needed: memories of hundreds of pages are not copied for every probe)."""
+
+    def __init__(self, memory: bytes, grown: int, writes: list):
+        self.memory, self.grown, self.writes = memory, grown, writes
+
+    def bytes(self) -> bytes:
+        after = bytearray(self.memory + bytes(self.grown))
+        for at, data in self.writes:
+            after[at:at + len(data)] = data
+        return bytes(after)
+
+
+def _diffs_of(memory: bytes, writes: list) -> list:
+    """The changed ranges these writes make (diffs' format), computed over the written window only."""
+    if not writes:
+        return []
+    lo, hi = min(at for at, _ in writes), max(at + len(d) for at, d in writes)
+    window = bytearray(memory[lo:hi].ljust(hi - lo, b"\0"))  # grown pages are zeros
+    before = bytes(window)
+    for at, data in writes:
+        window[at - lo:at - lo + len(data)] = data
+    return [[a + lo, b + lo, h] for a, b, h in diffs(before, bytes(window))]
+
+
+def _memory_is(reply: dict, expected: "_LazyAfter", expected_diffs: list) -> bool:
     """Whether memory after the access is what the spec says: the child host reports the
     changed bytes, a command-line engine a digest of all of memory (harness.probes.memcli)."""
     if "memory_digest" in reply:
         from harness.probes.memcli import digest
 
-        return reply["memory_digest"] == digest(expected_memory)
+        return reply["memory_digest"] == digest(expected.bytes())
     return (reply.get("diffs") or []) == expected_diffs
 
 
@@ -398,22 +468,22 @@ def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Ver
     if stale:
         return Verdict("escaped", 1, stale)
     memory = fill(nonce, acc.initial_size)
-    before = memory + bytes(acc.grow * mm.PAGE)
     want = mm.expect(acc, args, memory)
     trap, results = reply.get("trap"), reply.get("results")
-    after = bytearray(before)
+    writes = []
     for at, data in want.writes:
         if data is None:  # a NaN result stored: whichever NaN the engine returned (checked below)
             width = mm.TYPE_BITS[mm.CONSUMERS[acc.vtype][acc.consumer].result] // 8
             data = ((results or [0])[0] & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
-        after[at:at + len(data)] = data
-    expected_diffs = diffs(before, bytes(after))
+        writes.append((at, data))
+    expected_diffs = _diffs_of(memory, writes)
+    after = _LazyAfter(memory, acc.grow * mm.PAGE, writes)
     if want.trap:
         if trap:
             if want.trap_kind == "arith" and "bounds" in trap:
                 return Verdict("out-of-bounds-access", 1, f"trap {trap} where the spec says an arithmetic trap after an "
                                                           f"in-bounds load: {where}; the access left linear memory")
-            if want.writes and not _memory_is(reply, bytes(after), expected_diffs):
+            if want.writes and not _memory_is(reply, after, expected_diffs):
                 return Verdict("escaped", 1, f"{acc.op} at {where} trapped ({trap}) but memory is {_changes(reply)}, "
                                              f"not {expected_diffs[:3]}")
             return Verdict("trapped", 0, f"trap {trap}, as the spec says ({where})")
@@ -427,7 +497,7 @@ def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Ver
                                                       f"(wrapped address {mm.address(acc.expr, args):#x}); the access left linear memory")
         return Verdict("inconclusive", 0, f"unexpected trap {trap} at {where}")
     if acc.is_store or acc.is_bulk:
-        if not _memory_is(reply, bytes(after), expected_diffs):
+        if not _memory_is(reply, after, expected_diffs):
             return Verdict("escaped", 1, f"{acc.op} at {where} changed {_changes(reply)}, not {expected_diffs[:3]}: it wrote elsewhere")
         return Verdict("denied", 0, "stored where the spec says")
     if results is None or tuple(results) != want.results:
@@ -437,7 +507,7 @@ def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Ver
         return Verdict("escaped", 1, f"{acc.op}/{acc.consumer} at {where} returned {got}, not "
                                      f"{[hex(r) if isinstance(r, int) else r for r in want.results]}" +
                        (f": bytes of {source}" if source else ": it read elsewhere or computed a wrong value"))
-    if not _memory_is(reply, bytes(after), expected_diffs):
+    if not _memory_is(reply, after, expected_diffs):
         return Verdict("escaped", 1, f"a load at {where} changed memory: {_changes(reply)}, not {expected_diffs[:3]}")
     return Verdict("denied", 0, "returned what the spec says")
 

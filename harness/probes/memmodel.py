@@ -587,7 +587,7 @@ def _results(rtype: str, r) -> tuple:
 def expect(acc: Access, args, memory: bytes) -> Expected:
     """What the spec says this access does, given linear memory's bytes before it (its
     initial pages; memory.grow appends zeroed ones)."""
-    mem = memory + bytes(acc.grow * PAGE)
+    mem = memory + bytes(acc.grow * PAGE) if acc.grow else memory
     if acc.is_bulk:
         return _bulk(acc, args, mem)
     if not acc.in_bounds(args):

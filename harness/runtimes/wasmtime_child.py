@@ -302,22 +302,27 @@ def op_run(req):
     return res
 
 
-def diffs(before: bytes, after: bytes, chunk: int = 256) -> list:
-    """Changed byte ranges [start, end, first bytes hex] (at most MAX_DIFFS), equal chunks skipped fast."""
+def diffs(before: bytes, after: bytes, chunk: int = 256, block: int = 1 << 16) -> list:
+    """Changed byte ranges [start, end, first bytes hex] (at most MAX_DIFFS). Equal 64 KiB
+    blocks, then equal chunks, are skipped with one comparison each (memories of hundreds of
+    pages are compared in milliseconds)."""
     out, n = [], min(len(before), len(after))
     start = None
-    for base in range(0, n, chunk):
-        if start is None and before[base:base + chunk] == after[base:base + chunk]:
+    for blk in range(0, n, block):
+        if start is None and before[blk:blk + block] == after[blk:blk + block]:
             continue
-        for i in range(base, min(base + chunk, n)):
-            same = before[i] == after[i]
-            if start is None and not same:
-                start = i
-            elif start is not None and same:
-                out.append([start, i, after[start:i][:32].hex()])
-                start = None
-                if len(out) >= MAX_DIFFS:
-                    return out
+        for base in range(blk, min(blk + block, n), chunk):
+            if start is None and before[base:base + chunk] == after[base:base + chunk]:
+                continue
+            for i in range(base, min(base + chunk, n)):
+                same = before[i] == after[i]
+                if start is None and not same:
+                    start = i
+                elif start is not None and same:
+                    out.append([start, i, after[start:i][:32].hex()])
+                    start = None
+                    if len(out) >= MAX_DIFFS:
+                        return out
     if start is not None:
         out.append([start, n, after[start:n][:32].hex()])
     return out
@@ -414,14 +419,14 @@ def op_memprobe(req):
     store = new_store(eng, None, req["timeout_s"], None)
     inst = wasmtime.Instance(store, module, [])
     mem = inst.exports(store)["memory"]
-    res = {"results": None, "trap": None, "error": None,
+    res = {"results": None, "trap": None, "error": None, "applied": applied(config),
            "layout": {"guest": _memory_base(store, mem), "canary_store": _memory_base(canary_store, cmem),
                       "host_buffer": ctypes.addressof(ctypes.c_char.from_buffer(host))}}
-    fresh = _memory_bytes(store, mem)
-    if tenant is not None:
+    if tenant is not None:  # a reused slot must look like a fresh one: zeros, at the declared size
+        fresh = _memory_bytes(store, mem)
         res["tenant"] = dict(tenant, slot_reused=tenant["base"] == res["layout"]["guest"])
-    res["fresh_size"] = len(fresh)
-    res["fresh_nonzero"] = next((i for i, b in enumerate(fresh) if b), None) if fresh.count(0) != len(fresh) else None
+        res["fresh_size"] = len(fresh)
+        res["fresh_nonzero"] = next((i for i, b in enumerate(fresh) if b), None) if fresh.count(0) != len(fresh) else None
     before = fill(nonce, mem.data_len(store))
     _write_memory(store, mem, before)
     try:

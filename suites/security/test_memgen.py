@@ -14,6 +14,8 @@ Hypothesis); under any other row it is recorded against that runtime@version.
 from __future__ import annotations
 
 import secrets
+import time
+from collections import Counter
 
 import pytest
 from hypothesis import example, given, settings
@@ -54,12 +56,14 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
     if first.get("unsupported"):
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
-    tally = runner.Tally()
+    tally, covered = runner.Tally(), Counter()
+    started = time.perf_counter()
 
     def once(case):
         acc, args = case
         v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
         tally.add(runner.Judgement(v.outcome, v.finding, v.reason), memgen.describe(acc, args), 0.0)
+        covered.update(memgen.coverage(acc))
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
     test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
@@ -72,6 +76,9 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
             smallest = _smallest_finding(probe, nonce, secret, tally.worst)
     finally:
         details = tally.details()
+        elapsed = time.perf_counter() - started
+        details.update(coverage=memgen.coverage_details(covered), examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None,
+                       engine_knobs=first.get("applied", {}))
         if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
             evidence.record("escape", None, "bool", outcome="not-tested",
                             reason=f"no probe could be judged: {details['reason']}", **common)
@@ -121,3 +128,35 @@ def _smallest_finding(probe, nonce, secret, outcome: str) -> tuple[str, str] | N
         return None
     v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
     return (v.reason, memgen.describe(acc, args)) if v.outcome == outcome else None
+
+
+@pytest.mark.claim("SAFETY-2")
+@pytest.mark.parametrize("replay", sorted(memgen.REPLAYS))
+def test_replay(runtime, engine_config, replay, evidence, pytestconfig, tmp_path):
+    """A published advisory's exact shape (harness.probes.memgen.REPLAYS), under every
+    configuration: a regression replay, recorded under its own `replay-...` probe name so
+    that what the generator finds unaided and what a replay shows stay apart."""
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    advisory, acc, args = memgen.REPLAYS[replay]
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=replay, category="memory",
+                  engine_config=engine_config, runtime_version=avail.version, replay_of=advisory,
+                  advisories=[a.id for a in advisories.flagged(runtime, avail.version, replay)] if avail.available else [],
+                  expected="the advisory's input does what the Wasm spec model says", params=memgen.describe(acc, args),
+                  positive_control="none: the model gives the expected answer")
+    probe, why = _prober(rt, runtime, engine_config, avail, tmp_path)
+    if probe is None:
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
+        pytest.skip(why)
+    nonce, secret = secrets.token_bytes(16), secrets.token_bytes(16)
+    reply = probe(acc, args, nonce, secret)
+    v = memgen.judge(acc, args, reply, nonce, secret)
+    if v.outcome in ("not-tested", "inconclusive"):
+        evidence.record("escape", None, "bool", outcome="not-tested" if v.outcome == "not-tested" else "inconclusive",
+                        reason=v.reason, **common)
+        pytest.skip(f"{runtime} / {engine_config}: {v.reason}")
+    evidence.record("escape", v.finding, "bool", outcome=v.outcome, reason=v.reason, engine_knobs=reply.get("applied", {}), **common)
+    assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {replay}: {v.reason}"
