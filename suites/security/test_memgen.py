@@ -56,7 +56,7 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
     if first.get("unsupported"):
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
-    tally, covered = runner.Tally(), Counter()
+    tally, covered, first_finding = runner.Tally(), Counter(), []
     started = time.perf_counter()
 
     def once(case):
@@ -64,6 +64,8 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
         v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
         tally.add(runner.Judgement(v.outcome, v.finding, v.reason), memgen.describe(acc, args), 0.0)
         covered.update(memgen.coverage(acc))
+        if v.finding and not first_finding:  # how many examples it took (the explicit first example included)
+            first_finding.append(sum(tally.outcomes.values()))
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
     test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
@@ -78,7 +80,7 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
         details = tally.details()
         elapsed = time.perf_counter() - started
         details.update(coverage=memgen.coverage_details(covered), examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None,
-                       engine_knobs=first.get("applied", {}))
+                       engine_knobs=first.get("applied", {}), first_finding_example=first_finding[0] if first_finding else None)
         if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
             evidence.record("escape", None, "bool", outcome="not-tested",
                             reason=f"no probe could be judged: {details['reason']}", **common)
