@@ -210,6 +210,9 @@ REPLAYS = {
     "replay-ghsa-vc8c-j3xm-xj73-f64-copysign-load": (
         "GHSA-vc8c-j3xm-xj73",
         mm.Access("f64.load", mm.Const(32), 65491, 1, "f64.copysign", operand=("const", 0), align=0, sink="store"), (0, 0, 0)),
+    # f64x2.splat of an f64.load in the last 8 bytes, stored: without SSE3 the splat's pshufd took the load as a 16-byte operand
+    "replay-ghsa-qqfj-4vcm-26hv-f64x2-splat-load": (
+        "GHSA-qqfj-4vcm-26hv", mm.Access("f64.load", mm.Param(0), 0, 1, "f64x2.splat", sink="store"), (mm.PAGE - 8, 0, 0)),
 }
 
 

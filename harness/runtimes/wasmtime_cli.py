@@ -166,4 +166,6 @@ CLI_CONFIGS = {
     "no-avx512": _NO_AVX512,
     "no-avx": _NO_AVX,
     "no-sse41": (*_NO_AVX, "-C", "cranelift-has-sse41=false", "-C", "cranelift-has-sse42=false"),
+    "sse2-only": (*_NO_AVX, "-C", "cranelift-has-sse41=false", "-C", "cranelift-has-sse42=false",
+                  "-C", "cranelift-has-sse3=false", "-C", "cranelift-has-ssse3=false"),
 }

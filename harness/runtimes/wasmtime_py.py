@@ -55,7 +55,9 @@ CONFIGS = {
     "opt-none": [{"cranelift_opt_level": "none"}],
     "no-avx512": [{"cranelift_flags": _NO_AVX512}],  # the AVX2 lowering on an AVX-512 host
     "no-avx": [{"cranelift_flags": _NO_AVX}],  # SSE4.2: legacy-encoded SSE ops need aligned memory operands
-    "no-sse41": [{"cranelift_flags": {**_NO_AVX, "has_sse41": "false", "has_sse42": "false"}}],  # the SSE2/SSSE3 baseline
+    "no-sse41": [{"cranelift_flags": {**_NO_AVX, "has_sse41": "false", "has_sse42": "false"}}],  # SSSE3
+    "sse2-only": [{"cranelift_flags": {**_NO_AVX, "has_sse41": "false", "has_sse42": "false", "has_sse3": "false",
+                                       "has_ssse3": "false"}}],  # the x86-64 baseline
 }
 
 
