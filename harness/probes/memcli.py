@@ -2,8 +2,10 @@
 node, WasmEdge, Wasmer, wasmi). Such an engine cannot be handed a filled memory or watched
 by a canary beside it, so the module carries everything: a data segment fills linear memory
 with the run's nonce pattern (the same bytes the model is given), and three exports rerun the
-probe with the drawn arguments as constants and return its first result, its second result,
-and an FNV digest of all of memory afterwards. The reply has the shape memgen.judge reads
+probe and return its first result, its second result, and an FNV digest of all of memory
+afterwards. The drawn arguments reach the probe at run time: the exports read them from
+exported mutable globals (the CLIs' invoke passes no arguments), so an engine that inlines
+the probe cannot fold them into constants and the dynamic-index code path is what runs. The reply has the shape memgen.judge reads
 (results or trap, and `memory_digest` in place of the child host's byte diffs); there are no
 canary fields, so these rows are judged against the spec model only.
 """
@@ -75,8 +77,11 @@ def _with_pattern(module: bytes, pattern: bytes) -> bytes:
 
 
 def render(acc: mm.Access, args) -> str:
-    consts = " ".join(f"(i32.const {a & mm.M32})" for a in args) + f" (i64.const {acc.value & mm.M64})"
+    globals = "\n  ".join(f'(global $a{i} (export "wc_a{i}") (mut i32) (i32.const {a & mm.M32}))' for i, a in enumerate(args))
+    consts = " ".join(f"(global.get $a{i})" for i in range(len(args))) + " (global.get $av)"
     return f"""(module (memory (export "memory") {acc.pages})
+  {globals}
+  (global $av (export "wc_av") (mut i64) (i64.const {acc.value & mm.M64}))
   {memgen.probe_func(acc)}{memgen.data_segment(acc)}
   (func (export "wc_r0") (result i64) {consts} call $probe drop)
   (func (export "wc_r1") (result i64) (local $b i64) {consts} call $probe local.set $b drop local.get $b)
