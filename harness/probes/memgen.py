@@ -37,7 +37,7 @@ from harness.toolchain import cache_root
 PROBE_NAME = "mem-generated"  # the name records and advisories.yaml use
 N_PARAMS = 3
 OFFSETS = (0, 1, 4, 16, 0xFFF, 0x1000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFF)
-PAGES = (1, 1, 1, 2, 3, 16, 16, 64, 300)
+PAGES = (1, 1, 1, 1, 1, 2, 2, 3, 16, 16, 64, 200)  # a 200-page probe costs ~20 1-page ones
 GROWS = (0, 0, 0, 1, 2, 17)
 
 # The engine configurations of wasmtime-py rows (one list, kept with the engine).
@@ -112,7 +112,9 @@ def _param_value(t: str | None) -> st.SearchStrategy[int]:
 
 _LOADS_BY_TYPE = {t: sorted(op for op, (_, vt, _) in mm.LOADS.items() if vt == t) for t in ("i32", "i64", "f32", "f64")}
 _LOADS_BY_TYPE["v128"] = sorted(mm.SIMD_LOADS) + ["v128.load"]
-_KINDS = ("i32", "i64", "f32", "f64", "v128", "store", "bulk")
+# Float and SIMD loads twice as often: their x86-64 lowering goes through XMM instructions whose
+# memory operands can be 16 bytes wide (a load folded into one may read more than its width).
+_KINDS = ("i32", "i64", "f32", "f32", "f64", "f64", "v128", "v128", "store", "bulk")
 # strategies built once (building them inside every draw costs more than the probe)
 _S = {"kind": st.sampled_from(_KINDS), "pages": st.sampled_from(PAGES), "grow": st.sampled_from(GROWS),
       "bulk": st.sampled_from(mm.BULK), "store": st.sampled_from(sorted(mm.STORES)),
@@ -149,8 +151,8 @@ def _first_operands() -> st.SearchStrategy:
 @st.composite
 def accesses(draw) -> tuple[mm.Access, tuple[int, ...]]:
     """(access, i32 arguments). The instruction's kind first (each value type's loads, stores,
-    bulk memory: equally likely, so the many integer opcodes do not crowd out the few float
-    ones), then its opcode, consumer and operands; the address is, half the time, steered to
+    bulk memory; see _KINDS: the many integer opcodes do not crowd out the few float ones),
+    then its opcode, consumer and operands; the address is, half the time, steered to
     within 16 bytes of the end of memory, mostly still in bounds (where an access that reads
     more than its width shows), else the folding shapes (shl/mul of a parameter, optionally plus something) or
     any nested expression."""
