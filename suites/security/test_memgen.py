@@ -5,10 +5,16 @@ offsets, widths, loads and stores and what consumes a loaded value, operands nea
 wasmtime-py runs it in a child process beside a canary Store and a host buffer holding a
 per-run secret, with linear memory filled from a per-run nonce; command-line engines run a
 self-contained module carrying the same memory (harness.probes.memcli: results and a memory
-digest, no canaries); harness.probes.memmodel says what the spec requires. One record per runtime row x engine configuration: `escape` 1
-for an escape, an out-of-bounds access (a bounds trap where the spec says in bounds) or a
-crashed engine. A finding under the current wasmtime-py fails the test (shrunk by
-Hypothesis); under any other row it is recorded against that runtime@version.
+digest, no canaries); harness.probes.memmodel says what the spec requires. One record per runtime row x engine configuration
+(harness.runtimes.wasmtime_py.CONFIGS for wasmtime-py rows: reservations, guards, signals-based
+traps, copy-on-write, pooling with slot reuse, Cranelift opt level and CPU features, set
+through the Config class or the wheel's C API): `escape` 1 for an escape, an out-of-bounds
+access (a bounds trap where the spec says in bounds) or a crashed engine. A finding under
+the current wasmtime-py fails the test (shrunk by Hypothesis); under any other row it is
+recorded against that runtime@version. Each record's details also carry `coverage` (the
+instruction families and opcodes its examples exercised, with counts), `engine_knobs` (how
+each knob was set), `examples_per_s` and `first_finding_example`. Regression replays of
+published advisories' exact shapes (memgen.REPLAYS) are their own `replay-...` records.
 """
 
 from __future__ import annotations
