@@ -239,3 +239,19 @@ def test_rows_are_named_runtime_at_version_and_config():
     assert claims._row(_rec(0, "wasmtime-py", runtime_version="50.0.1")) == "wasmtime-py@50.0.1"
     assert claims._row(_rec(0, "wasmtime-py@6.0.0", runtime_version="6.0.0", engine_config="no-signals")) == "wasmtime-py@6.0.0 [no-signals]"
     assert claims._row(_rec(0, "wasmtime-cli", runtime_version="wasmtime 49.0.3 (abc)")) == "wasmtime-cli@49.0.3"
+
+
+def test_findings_are_kept_and_replayed(tmp_path):
+    """A finding is saved as a reproducer (probe.wat, case.json, command, result) and read back
+    as the same case, which the next run replays first."""
+    acc = mm.Access("f64.load", mm.Sub(mm.Param(0), mm.Rotl(mm.Const(3), 2)), 16, 2, "f64.copysign",
+                    operand=("const", 1 << 63), swap=True, align=1, grow=1, sink="store")
+    init = mm.Access("memory.copy", mm.Param(0), 0, 1, length=9, source=mm.Or(mm.Param(1), mm.Const(1)))
+    for case in ((acc, (0x1FFF5, 2, 0)), (init, (0, 1, 2))):
+        d = memgen.keep_finding(*case, "wasmtime-py@41.0.0", "default", memgen.Verdict("out-of-bounds-access", 1, "r"), tmp_path)
+        assert {p.name for p in d.iterdir()} == {"probe.wat", "case.json", "command.txt", "result.json"}
+        assert "wasmtime-py==41.0.0" in (d / "command.txt").read_text()
+    assert sorted(memgen.saved_findings(tmp_path), key=repr) == sorted([(acc, (0x1FFF5, 2, 0)), (init, (0, 1, 2))], key=repr)
+    (tmp_path / "memgen-broken").mkdir()
+    (tmp_path / "memgen-broken" / "case.json").write_text("{}")
+    assert len(memgen.saved_findings(tmp_path)) == 2

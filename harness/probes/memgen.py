@@ -21,11 +21,14 @@ the model says), and `not-tested`/`inconclusive` with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import json
 import os
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from hypothesis import strategies as st
 
@@ -216,6 +219,63 @@ REPLAYS = {
     "replay-ghsa-qqfj-4vcm-26hv-f64x2-splat-load": (
         "GHSA-qqfj-4vcm-26hv", mm.Access("f64.load", mm.Param(0), 0, 1, "f64x2.splat", sink="store"), (mm.PAGE - 8, 0, 0)),
 }
+
+
+# -- reproducers ----------------------------------------------------------------------------------
+
+FINDINGS_DIR = Path(__file__).resolve().parent.parent.parent / "reports" / "findings"
+_EXPRS = {c.__name__: c for c in (mm.Param, mm.Const, mm.Shl, mm.Mul, mm.Rotl, mm.Add, mm.Sub, mm.And, mm.Or)}
+
+
+def _expr_json(e):
+    if e is None or isinstance(e, int):
+        return e
+    return [type(e).__name__, *(_expr_json(getattr(e, f.name)) for f in dataclasses.fields(e))]
+
+
+def _expr_from(j):
+    if j is None or isinstance(j, int):
+        return j
+    return _EXPRS[j[0]](*(_expr_from(x) for x in j[1:]))
+
+
+def case_json(acc: mm.Access, args) -> dict:
+    d = {f.name: getattr(acc, f.name) for f in dataclasses.fields(acc)}
+    d.update(expr=_expr_json(acc.expr), source=_expr_json(acc.source), operand=list(acc.operand) if acc.operand else None)
+    return {"access": d, "args": list(args)}
+
+
+def case_from(j: dict) -> tuple[mm.Access, tuple]:
+    d = dict(j["access"])
+    d.update(expr=_expr_from(d["expr"]), source=_expr_from(d["source"]), operand=tuple(d["operand"]) if d["operand"] else None)
+    return mm.Access(**d), tuple(j["args"])
+
+
+def keep_finding(acc: mm.Access, args, runtime: str, config: str, verdict: "Verdict", root: Path = FINDINGS_DIR) -> Path:
+    """reports/findings/memgen-<hash>/: probe.wat, case.json (the access and arguments, what
+    the next run replays first), command.txt and result.json."""
+    case = case_json(acc, args)
+    d = root / f"memgen-{hashlib.sha256(json.dumps(case, sort_keys=True).encode()).hexdigest()[:12]}"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "probe.wat").write_text(render(acc))
+    (d / "case.json").write_text(json.dumps(case, indent=1))
+    (d / "command.txt").write_text(f"pytest --suite security --runtime {runtime.replace('@', '==')} "
+                                   f"-k 'test_generated_memory and {config}'  # saved cases run first; probe.wat takes "
+                                   f"(export \"probe\") args {', '.join(hex(a) for a in args)}, {acc.value:#x}\n")
+    (d / "result.json").write_text(json.dumps({"runtime": runtime, "engine_config": config, "outcome": verdict.outcome,
+                                               "reason": verdict.reason, "input": describe(acc, args)}, indent=1))
+    return d
+
+
+def saved_findings(root: Path = FINDINGS_DIR) -> list[tuple[mm.Access, tuple]]:
+    """The cases earlier runs kept (replayed first by the next run; unreadable ones skipped)."""
+    out = []
+    for path in sorted(root.glob("memgen-*/case.json")):
+        try:
+            out.append(case_from(json.loads(path.read_text())))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
 
 
 def coverage(acc: mm.Access) -> list[str]:

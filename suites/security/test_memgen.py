@@ -62,7 +62,9 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
     if first.get("unsupported"):
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
-    tally, covered, first_finding = runner.Tally(), Counter(), []
+    tally, covered, found = runner.Tally(), Counter(), {}
+    saved = memgen.saved_findings()
+    explicit = 1 + len(saved)  # the issue's named case and earlier runs' findings, run first
     started = time.perf_counter()
 
     def once(case):
@@ -70,32 +72,40 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
         v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
         tally.add(runner.Judgement(v.outcome, v.finding, v.reason), memgen.describe(acc, args), 0.0)
         covered.update(memgen.coverage(acc))
-        if v.finding and not first_finding:  # how many examples it took (the explicit first example included)
-            first_finding.append(sum(tally.outcomes.values()))
+        n = sum(tally.outcomes.values())
+        if v.finding:
+            found.setdefault("replayed" if n <= explicit else "generated", (n - explicit if n > explicit else n, acc, args, v))
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
-    test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
+    test = given(memgen.accesses())(once)
+    for case in reversed([memgen.CVE_2023_26489, *saved]):
+        test = example(case)(test)
     test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
     current = settings()
-    smallest = None
+    smallest, as_drawn = None, False
     try:
         settings(current, max_examples=EXAMPLES.get(scale, current.max_examples))(test)()
         if tally.escape:  # a finding under a row that may have them: the smallest input that shows the worst one
-            smallest = _smallest_finding(probe, nonce, secret, tally.worst)
+            smallest = _smallest_finding(probe, nonce, secret, tally.worst, runtime, config)
+            if smallest is None and "generated" in found:  # too rare to find again quickly: keep it as drawn
+                _, acc, args, v = found["generated"]
+                smallest, as_drawn = (v.reason, memgen.describe(acc, args), memgen.keep_finding(acc, args, runtime, config, v)), True
     finally:
         details = tally.details()
         elapsed = time.perf_counter() - started
         details.update(coverage=memgen.coverage_details(covered), examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None,
-                       engine_knobs=first.get("applied", {}), first_finding_example=first_finding[0] if first_finding else None)
+                       engine_knobs=first.get("applied", {}), explicit_examples=explicit,
+                       first_finding_example=found["generated"][0] if "generated" in found else None,
+                       saved_finding_reproduced="replayed" in found)
         if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
             evidence.record("escape", None, "bool", outcome="not-tested",
                             reason=f"no probe could be judged: {details['reason']}", **common)
         else:
             if smallest:
-                details.update(params=smallest[1], reason=smallest[0])
+                details.update(params=smallest[1], reason=smallest[0], reproducer=str(smallest[2]))
             evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **details,
                             findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS),
-                            shrunk=smallest is not None)
+                            shrunk=smallest is not None and not as_drawn)
 
 
 def _prober(rt, runtime, config, avail, workdir):
@@ -120,7 +130,7 @@ def _prober(rt, runtime, config, avail, workdir):
     return (lambda acc, args, nonce, secret: memcli.request(engine, acc, args, nonce, workdir)), None
 
 
-def _smallest_finding(probe, nonce, secret, outcome: str) -> tuple[str, str] | None:
+def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: str) -> tuple[str, str, object] | None:
     """(reason, input) of a shrunk finding with this outcome (Hypothesis' find; the record's
     reason must be of its outcome), or None if none turns up quickly."""
     from hypothesis import find
@@ -135,7 +145,9 @@ def _smallest_finding(probe, nonce, secret, outcome: str) -> tuple[str, str] | N
     except NoSuchExample:
         return None
     v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
-    return (v.reason, memgen.describe(acc, args)) if v.outcome == outcome else None
+    if v.outcome != outcome:
+        return None
+    return v.reason, memgen.describe(acc, args), memgen.keep_finding(acc, args, runtime, config, v)
 
 
 @pytest.mark.claim("SAFETY-2")
