@@ -12,7 +12,8 @@ is not tested and why:
   readonly  WasiConfig.preopen_dir(..., fs_mutable=False)  -- missing before ~26
   epoch     Config.epoch_interruption + Store.set_epoch_deadline
 Requests (one JSON object per line): info, run (a WASI command), memprobe (one export, a
-canary Store and a host buffer beside it), invoke (one export of a fuzzed module).
+canary Store and a host buffer beside it), invoke (one export of a fuzzed module), call (one
+export with arguments), engine (what a configuration did: knobs, reservation, pool, code).
 """
 
 from __future__ import annotations
@@ -456,6 +457,23 @@ def _tenant_bytes(after: bytes, start: int, secret: bytes, size: int) -> int | N
     return None
 
 
+def op_call(req):
+    """One export of a module without imports, on a fresh instance, with arguments: its
+    results (as bits), or the trap, or the error (the value probes: harness.probes.simdgen)."""
+    eng = engine(req.get("config") or {})
+    module = _module(eng, req["module"])
+    store = new_store(eng, None, req["timeout_s"], None)
+    res = {"results": None, "trap": None, "error": None, "applied": applied(req.get("config") or {})}
+    try:
+        inst = wasmtime.Instance(store, module, [])
+        res["results"] = _call(store, inst.exports(store)[req.get("func", "probe")], req["args"])
+    except wasmtime.Trap as exc:
+        res["trap"] = trap_kind(exc)
+    except wasmtime.WasmtimeError as exc:
+        res["error"] = str(exc).splitlines()[0][:300]
+    return res
+
+
 def op_engine(req):
     """What an engine configuration did: how each knob was set, where a fresh instance's
     memory lies and how much inaccessible reservation follows it, and (`instances`: N) how
@@ -515,7 +533,7 @@ def op_invoke(req):
     return {"results": out}
 
 
-OPS = {"info": op_info, "run": op_run, "memprobe": op_memprobe, "invoke": op_invoke, "engine": op_engine}
+OPS = {"info": op_info, "run": op_run, "memprobe": op_memprobe, "invoke": op_invoke, "engine": op_engine, "call": op_call}
 
 
 def main() -> None:
