@@ -18,7 +18,6 @@ any NaN bit pattern of that width and nothing else.
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass
 
 import numpy as np
