@@ -20,7 +20,8 @@ WAT = """(module (memory (export "memory") 1)
  (func (export "f") (param i32) (result f64) (f64.copysign (f64.load (local.get 0)) (f64.const 1)))
  (func (export "g") (param i32) (result v128) (f64x2.splat (f64.load (local.get 0))))
  (func (export "h") (param i32) (result v128) (i64x2.mul (v128.load (local.get 0)) (i64x2.abs (v128.load offset=16 (local.get 0)))))
- (func (export "k") (param i32) (result f64) (f64.ceil (f64.load (local.get 0)))))"""
+ (func (export "k") (param i32) (result f64) (f64.ceil (f64.load (local.get 0))))
+ (func (export "s") (param i32) (result v128) (i8x16.abs (v128.load (local.get 0)))))"""  # pabsb: SSSE3
 
 
 @pytest.fixture(scope="module")
