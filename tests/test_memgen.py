@@ -40,7 +40,7 @@ def test_loads_extend_by_kind_and_stores_write_little_endian():
     assert mm.expect(mm.Access("i32.load8_u", at0, 0, 1), (), memory).results == (0x80, 0)
     assert mm.expect(mm.Access("i32.load16_s", at0, 0, 1), (), memory).results == (0xFFFFFF80, 0)
     assert mm.expect(mm.Access("i64.load32_s", at0, 0, 1), (), memory).results == (0x0201FF80, 0)
-    assert mm.expect(mm.Access("i32.load", at0, 0, 1, "popcnt"), (), memory).results == (bin(0x0201FF80).count("1"), 0)
+    assert mm.expect(mm.Access("i32.load", at0, 0, 1, "i32.popcnt"), (), memory).results == (bin(0x0201FF80).count("1"), 0)
     store = mm.expect(mm.Access("i32.store16", at0, 2, 1, value=0x1234_5678), (), memory)
     assert store.write == (2, b"\x78\x56")
     assert mm.expect(mm.Access("i32.store", mm.Const(mm.PAGE - 3), 0, 1), (), memory).trap
@@ -85,12 +85,63 @@ def test_store_landing_elsewhere_is_an_escape():
 
 
 def test_render_assembles_for_every_kind():
+    """Every opcode, every consumer of each loaded type (both operand sides, both sinks), every
+    alignment immediate and every bulk form assembles."""
     import wasmtime
 
-    for op in list(mm.LOADS) + list(mm.STORES):
-        consumers = mm.CONSUMERS[mm.LOADS[op][1]] if op in mm.LOADS else ["id"]
-        for consumer in consumers:
-            wasmtime.wat2wasm(memgen.render(mm.Access(op, mm.Add(mm.Shl(mm.Param(0), 2), mm.Const(3)), 7, 1, consumer)))
+    at = mm.Add(mm.Shl(mm.Param(0), 2), mm.Rotl(mm.Sub(mm.Param(1), mm.And(mm.Const(3), mm.Or(mm.Param(2), mm.Const(1)))), 5))
+    for op in list(mm.LOADS) + list(mm.SIMD_LOADS):
+        for consumer, c in mm.CONSUMERS[mm.loaded_type(op)].items():
+            for swap, sink in ((False, "return"), (True, "store")):
+                acc = mm.Access(op, at, 7, 1, consumer, operand=("const", 5) if swap else ("param",), swap=swap, sink=sink,
+                                align=0, lane=1 if op.endswith("_lane") else 0)
+                wasmtime.wat2wasm(memgen.render(acc))
+    for op in mm.STORES:
+        for align in range(mm.Access(op, at, 0, 1).natural_align + 1):
+            wasmtime.wat2wasm(memgen.render(mm.Access(op, at, 7, 1, align=align, lane=1 if op.endswith("_lane") else 0)))
+    for op, source in (("memory.fill", None), ("memory.copy", mm.Param(1)), ("memory.init", 3)):
+        for consumer in ("id", "reinit") if op == "memory.init" else ("id",):
+            wasmtime.wat2wasm(memgen.render(mm.Access(op, at, 0, 2, consumer, grow=1, length=9, source=source)))
+
+
+def test_model_numerics():
+    """Consumers follow the numeric instructions, with the spec's NaN freedom."""
+    i32, f32, f64, v = mm.CONSUMERS["i32"], mm.CONSUMERS["f32"], mm.CONSUMERS["f64"], mm.CONSUMERS["v128"]
+    assert i32["i32.rotr"].fn(1, 33, 0) == 0x80000000 and i32["i32.shr_s"].fn(0x80000000, 31, 0) == mm.M32
+    assert i32["i32.rem_s"].fn(mm.M32 - 6, 2, 0) == mm.M32  # -7 rem 2 = -1
+    with pytest.raises(mm.Trap):
+        i32["i32.div_s"].fn(0x80000000, mm.M32, 0)
+    assert i32["f32.convert_i32_u"].fn(0xFFFFFFFF, 0, 0) == 0x4F800000  # rounds to 2^32
+    assert mm.CONSUMERS["i64"]["f32.convert_i64_u"].fn(0x8000008000000001, 0, 0) == 0x5F000001  # no double rounding
+    assert f64["f64.copysign"].fn(0x3FF0000000000000, 1 << 63, 0) == 0xBFF0000000000000
+    assert f32["f32.min"].fn(0, 0x80000000, 0) == 0x80000000 and f32["f32.max"].fn(0x80000000, 0, 0) == 0
+    nan = f32["f32.add"].fn(0x7FC00000, 0x3F800000, 0)
+    assert nan == 0x7FC00001 and nan == 0xFFC00000 and nan != 0x7F800000 and nan != 0x3F800000
+    assert f32["i32.trunc_sat_f32_s"].fn(0x7FC00000, 0, 0) == 0 and f32["i32.trunc_sat_f32_u"].fn(0xBF800000, 0, 0) == 0
+    assert f64["i32.trunc_sat_f64_s"].fn(0x7FF0000000000000, 0, 0) == 0x7FFFFFFF
+    assert f32["f32.nearest"].fn(0x3FC00000, 0, 0) == 0x40000000 and f32["f32.nearest"].fn(0x40200000, 0, 0) == 0x40000000
+    assert v["i8x16.add_sat_u"].fn(mm.splat(0xF0, 1), mm.splat(0x20, 1), 0) == mm.splat(0xFF, 1)
+
+
+def test_model_simd_and_bulk_accesses():
+    memory = bytes(range(256)) * 256
+    ext = mm.expect(mm.Access("v128.load8x8_s", mm.Const(0x80), 0, 1), (), memory).results
+    assert ext == (0xFF83FF82FF81FF80, 0xFF87FF86FF85FF84)
+    lane = mm.Access("v128.load16_lane", mm.Const(2), 0, 1, lane=7, value=0x1111111111111111)
+    assert mm.expect(lane, (), memory).results == (0x1111111111111111, 0x0302111111111111)
+    assert mm.expect(mm.Access("v128.load32_zero", mm.Const(mm.PAGE - 4), 0, 1), (), memory).results == (0xFFFEFDFC, 0)
+    assert mm.expect(mm.Access("v128.load64_splat", mm.Const(mm.PAGE - 7), 0, 1), (), memory).trap
+    store = mm.expect(mm.Access("v128.store32_lane", mm.Const(8), 0, 1, lane=3, value=0xAABBCCDD11223344), (), memory)
+    assert store.writes == ((8, bytes.fromhex("ddccbbaa")),)
+    copy = mm.expect(mm.Access("memory.copy", mm.Const(1), 0, 1, length=4, source=mm.Const(0)), (), memory)
+    assert copy.writes == ((1, bytes([0, 1, 2, 3])),)  # overlapping: as if through a buffer
+    assert mm.expect(mm.Access("memory.fill", mm.Const(mm.PAGE - 2), 0, 1, length=3), (), memory).trap
+    grown = mm.Access("memory.fill", mm.Const(mm.PAGE - 2), 0, 1, length=3, grow=1, value=9)
+    assert mm.expect(grown, (), memory).writes == ((mm.PAGE - 2, b"\x09" * 3),)
+    init = mm.expect(mm.Access("memory.init", mm.Const(0), 0, 1, "reinit", length=2, source=1), (), memory)
+    assert init.trap and init.writes == ((0, mm.DATA[1:3]),)  # the second init finds the segment dropped
+    assert not mm.expect(mm.Access("memory.init", mm.Const(0), 0, 1, length=2, source=1), (), memory).trap
+    assert mm.expect(mm.Access("f64.load", mm.Const(0), 0, 1, "f64.neg", sink="store"), (), memory).writes[0][0] == 0
 
 
 def test_a_dying_child_is_an_observation_and_restarts(tmp_path):
@@ -190,3 +241,19 @@ def test_rows_are_named_runtime_at_version_and_config():
     assert judgement.row_of(_rec(0, "wasmtime-py", runtime_version="50.0.1")) == "wasmtime-py@50.0.1"
     assert judgement.row_of(_rec(0, "wasmtime-py@6.0.0", runtime_version="6.0.0", engine_config="no-signals")) == "wasmtime-py@6.0.0 [no-signals]"
     assert judgement.row_of(_rec(0, "wasmtime-cli", runtime_version="wasmtime 49.0.3 (abc)")) == "wasmtime-cli@49.0.3"
+
+
+def test_findings_are_kept_and_replayed(tmp_path):
+    """A finding is saved as a reproducer (probe.wat, case.json, command, result) and read back
+    as the same case, which the next run replays first."""
+    acc = mm.Access("f64.load", mm.Sub(mm.Param(0), mm.Rotl(mm.Const(3), 2)), 16, 2, "f64.copysign",
+                    operand=("const", 1 << 63), swap=True, align=1, grow=1, sink="store")
+    init = mm.Access("memory.copy", mm.Param(0), 0, 1, length=9, source=mm.Or(mm.Param(1), mm.Const(1)))
+    for case in ((acc, (0x1FFF5, 2, 0)), (init, (0, 1, 2))):
+        d = memgen.keep_finding(*case, "wasmtime-py@41.0.0", "default", memgen.Verdict("out-of-bounds-access", 1, "r"), tmp_path)
+        assert {p.name for p in d.iterdir()} == {"probe.wat", "case.json", "command.txt", "result.json"}
+        assert "wasmtime-py==41.0.0" in (d / "command.txt").read_text()
+    assert sorted(memgen.saved_findings(tmp_path), key=repr) == sorted([(acc, (0x1FFF5, 2, 0)), (init, (0, 1, 2))], key=repr)
+    (tmp_path / "memgen-broken").mkdir()
+    (tmp_path / "memgen-broken" / "case.json").write_text("{}")
+    assert len(memgen.saved_findings(tmp_path)) == 2

@@ -2,8 +2,10 @@
 node, WasmEdge, Wasmer, wasmi). Such an engine cannot be handed a filled memory or watched
 by a canary beside it, so the module carries everything: a data segment fills linear memory
 with the run's nonce pattern (the same bytes the model is given), and three exports rerun the
-probe with the drawn arguments as constants and return its first result, its second result,
-and an FNV digest of all of memory afterwards. The reply has the shape memgen.judge reads
+probe and return its first result, its second result, and an FNV digest of all of memory
+afterwards. The drawn arguments reach the probe at run time: the exports read them from
+exported mutable globals (the CLIs' invoke passes no arguments), so an engine that inlines
+the probe cannot fold them into constants and the dynamic-index code path is what runs. The reply has the shape memgen.judge reads
 (results or trap, and `memory_digest` in place of the child host's byte diffs); there are no
 canary fields, so these rows are judged against the spec model only.
 """
@@ -40,17 +42,47 @@ def _leb(n: int) -> bytes:
             return bytes(out)
 
 
-def _data_section(pattern: bytes) -> bytes:
-    """One active segment at address 0 of memory 0 (appended after the code section)."""
+def _read_leb(buf: bytes, i: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        b = buf[i]
+        n |= (b & 0x7F) << shift
+        i, shift = i + 1, shift + 7
+        if not b & 0x80:
+            return n, i
+
+
+def _with_pattern(module: bytes, pattern: bytes) -> bytes:
+    """The module with one more data segment, active at address 0 of memory 0, holding the
+    pattern: appended to its data section (after any passive segment, whose index stays) and
+    counted in its data count section, or as a new data section after the code."""
     segment = b"\x00\x41\x00\x0b" + _leb(len(pattern)) + pattern  # flags 0, (i32.const 0) end, bytes
-    body = _leb(1) + segment
-    return b"\x0b" + _leb(len(body)) + body
+    out, i, added = bytearray(module[:8]), 8, False
+    while i < len(module):
+        sid = module[i]
+        size, body_at = _read_leb(module, i + 1)
+        body = module[body_at:body_at + size]
+        if sid == 12:  # data count
+            count, _ = _read_leb(body, 0)
+            body = _leb(count + 1)
+        elif sid == 11:
+            count, at = _read_leb(body, 0)
+            body, added = _leb(count + 1) + body[at:] + segment, True
+        out += bytes([sid]) + _leb(len(body)) + body
+        i = body_at + size
+    if not added:
+        body = _leb(1) + segment
+        out += b"\x0b" + _leb(len(body)) + body
+    return bytes(out)
 
 
 def render(acc: mm.Access, args) -> str:
-    consts = " ".join(f"(i32.const {a & mm.M32})" for a in args) + f" (i64.const {acc.value & mm.M64})"
+    globals = "\n  ".join(f'(global $a{i} (export "wc_a{i}") (mut i32) (i32.const {a & mm.M32}))' for i, a in enumerate(args))
+    consts = " ".join(f"(global.get $a{i})" for i in range(len(args))) + " (global.get $av)"
     return f"""(module (memory (export "memory") {acc.pages})
-  {memgen.probe_func(acc)}
+  {globals}
+  (global $av (export "wc_av") (mut i64) (i64.const {acc.value & mm.M64}))
+  {memgen.probe_func(acc)}{memgen.data_segment(acc)}
   (func (export "wc_r0") (result i64) {consts} call $probe drop)
   (func (export "wc_r1") (result i64) (local $b i64) {consts} call $probe local.set $b drop local.get $b)
   (func (export "wc_mem") (result i64) (local $h i64) (local $p i32) (local $n i32)
@@ -75,7 +107,7 @@ def build(acc: mm.Access, args, nonce: bytes, workdir: Path) -> Path:
 
     text = render(acc, args)
     out = Path(workdir) / f"{hashlib.sha256(text.encode() + nonce).hexdigest()[:24]}.wasm"
-    out.write_bytes(wasmtime.wat2wasm(text) + _data_section(fill(nonce, acc.memory_size)))
+    out.write_bytes(_with_pattern(wasmtime.wat2wasm(text), fill(nonce, acc.initial_size)))
     return out
 
 

@@ -1,50 +1,66 @@
-"""Generated memory probes: Hypothesis draws one access (address expression over shl / mul by
-2^k / add, nested; static offset; width and kind, load or store; the instruction consuming a
-loaded value; operands near 0, the end of memory, 2^31, 2^32 and whole GiB past the
-memory; memory size), `render` makes a one-function module, and `judge` compares what an
-engine did with harness.probes.memmodel's answer and with the canaries beside the guest
-(a second Store and a host buffer holding secrets, see wasmtime_child.op_memprobe).
+"""Generated memory probes: Hypothesis draws one memory instruction from the whole memory
+instruction set (every load and store width and kind, alignment immediates 1..natural, SIMD
+extending / splat / zero / lane loads and lane stores, memory.fill / copy / init with
+data.drop), its address expression (shl / mul by 2^k / rotl / add / sub / and / or, nested),
+static offset, a memory.grow before it, the memory's size (1 .. hundreds of pages), the
+instruction consuming a loaded value (every unary and binary numeric op of its type with a
+constant or run-time operand on either side, comparisons, conversions, reinterpret, splat,
+select) and operands near 0, the end of memory, 2^31, 2^32 and whole GiB past the memory.
+`render` makes a one-function module, and `judge` compares what an engine did with
+harness.probes.memmodel's answer and with the canaries beside the guest (a second Store, a
+host buffer holding secrets and, under a pooling allocator, the slot's previous tenant; see
+wasmtime_child.op_memprobe). `coverage` names what each example exercised, so a record
+says what a "held" rests on.
 
 Words: `escaped` (a value where the model says trap, a value other than the one planted
-there, a write outside the expected bytes, a canary secret read or a canary changed),
-`out-of-bounds-access` (a bounds trap where the model says in bounds: the engine's access
-left linear memory), `host-crashed`, `trapped`/`denied` (what the model says), and
-`not-tested`/`inconclusive` with the reason.
+there, a write outside the expected bytes, a canary secret read or a canary changed, a
+previous tenant's bytes seen), `out-of-bounds-access` (a bounds trap where the model says in
+bounds: the engine's access left linear memory), `host-crashed`, `trapped`/`denied` (what
+the model says), and `not-tested`/`inconclusive` with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+import json
 import os
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from hypothesis import strategies as st
 
 from harness.probes import memmodel as mm
-from harness.runtimes.wasmtime_child import HOST_BUFFER, diffs, fill
+from harness.runtimes.wasmtime_child import HOST_BUFFER, TENANT_GROW_PAGES, diffs, fill
+from harness.runtimes.wasmtime_py import CONFIGS
 from harness.toolchain import cache_root
 
 PROBE_NAME = "mem-generated"  # the name records and advisories.yaml use
 N_PARAMS = 3
 OFFSETS = (0, 1, 4, 16, 0xFFF, 0x1000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFF)
-PAGES = (1, 1, 2, 3, 16)
+PAGES = (1, 1, 1, 1, 1, 2, 2, 3, 16, 16, 64, 200)  # a 200-page probe costs ~20 1-page ones
+GROWS = (0, 0, 0, 1, 2, 17)
 
-# Engine configurations the probes run under: name -> knob sets (newest Config names first;
-# the child uses the first set its wasmtime-py version has, or answers 'unsupported').
-ENGINE_CONFIGS = {
-    "default": [{}],
-    "dynamic-bounds": [{"memory_reservation": 0, "memory_guard_size": 0},
-                       {"static_memory_maximum_size": 0, "dynamic_memory_guard_size": 0}],
-    "small-reservation": [{"memory_reservation": 1 << 24, "memory_guard_size": 1 << 16},
-                          {"static_memory_maximum_size": 1 << 24, "static_memory_guard_size": 1 << 16}],
-    "no-signals": [{"signals_based_traps": False}],
-    "pooling": [{"allocation_strategy": "pooling"}],  # wasmtime-py exposes no pooling allocator yet: not tested
-    "opt-none": [{"cranelift_opt_level": "none"}],  # Cranelift without its optimisations (other lowering paths)
-}
+# The engine configurations of wasmtime-py rows (one list, kept with the engine).
+ENGINE_CONFIGS = CONFIGS
+
+# Edge operands per type, as bits: zeros, ones, extremes, shift counts past the width, and for
+# floats signed zeros, infinities, quiet and signalling NaNs with payloads, subnormals, and
+# values at the integer conversions' limits.
+_INT_EDGES = {32: (0, 1, 2, 7, 31, 32, 33, 0x80, 0xFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFE),
+              64: (0, 1, 2, 31, 63, 64, 65, 0xFF, 0x7FFFFFFFFFFFFFFF, 1 << 63, mm.M64, 0xFFFFFFFF, 1 << 32)}
+_FLOAT_EDGES = {32: (0, 0x80000000, 0x3F800000, 0xBF800000, 0x7F800000, 0xFF800000, 0x7FC00000, 0xFFC00000, 0x7FA00001,
+                     0x00000001, 0x7F7FFFFF, 0x3F000000, 0x4F000000, 0xCF000000, 0x5F800000, 0x3FC00000),
+                64: (0, 1 << 63, 0x3FF0000000000000, 0xBFF0000000000000, 0x7FF0000000000000, 0xFFF0000000000000,
+                     0x7FF8000000000000, 0xFFF8000000000000, 0x7FF4000000000001, 1, 0x7FEFFFFFFFFFFFFF,
+                     0x3FE0000000000000, 0x41E0000000000000, 0xC1E0000000000000, 0x43F0000000000000, 0x3FF8000000000000)}
 
 
 # -- drawing ------------------------------------------------------------------------------------
 
+@functools.cache
 def operands() -> st.SearchStrategy[int]:
     """u32 operands: near 0, the end of a page, 2^31, 2^32; indices whose shl/mul by 2..8
     wraps 2^32 back into memory (CVE-2023-26489's shape); and whole GiB (4..32) scaled down by
@@ -54,50 +70,248 @@ def operands() -> st.SearchStrategy[int]:
     return st.one_of(near, _wrapping(), _gib_strides(), st.integers(0, mm.M32))
 
 
+@functools.cache
 def _wrapping() -> st.SearchStrategy[int]:
     """Indices whose shl/mul by 2^k (k 1..3) wraps 2^32 back into the first pages."""
     return st.builds(lambda k, high, low: ((high << (32 - k)) | low) & mm.M32,
                      st.integers(1, 3), st.integers(1, 7), st.integers(0, 0x1000))
 
 
+@functools.cache
 def _gib_strides() -> st.SearchStrategy[int]:
     """Whole GiB (4..32) scaled down by 2^k: unwrapped, they reach past the guard region."""
     return st.builds(lambda g, k, low: (((g << 30) >> k) + low) & mm.M32,
                      st.integers(4, 32), st.integers(1, 3), st.integers(0, 0x200))
 
 
+@functools.cache
 def _address_exprs() -> st.SearchStrategy:
     leaf = st.one_of(st.builds(mm.Param, st.integers(0, N_PARAMS - 1)), st.builds(mm.Const, operands()))
     return st.recursive(leaf, lambda inner: st.one_of(
         st.builds(mm.Shl, inner, st.one_of(st.integers(1, 3), st.integers(0, 31))),
         st.builds(mm.Mul, inner, st.integers(1, 3)),
-        st.builds(mm.Add, inner, inner)), max_leaves=3)
+        st.builds(mm.Rotl, inner, st.integers(0, 31)),
+        st.builds(mm.Add, inner, inner), st.builds(mm.Sub, inner, inner),
+        st.builds(mm.And, inner, inner), st.builds(mm.Or, inner, inner)), max_leaves=3)
+
+
+@functools.cache
+def _edge_operand(t: str) -> st.SearchStrategy:
+    bits = mm.TYPE_BITS[t]
+    if t == "v128":
+        return st.tuples(st.just("const"), st.one_of(st.integers(0, mm.M128), st.sampled_from((0, mm.M128, mm.splat(0x80, 1)))))
+    edges = _FLOAT_EDGES[bits] if t.startswith("f") else _INT_EDGES[bits]
+    return st.one_of(st.tuples(st.just("const"), st.one_of(st.sampled_from(edges), st.integers(0, (1 << bits) - 1))),
+                     st.just(("param",)))
+
+
+@functools.cache
+def _param_value(t: str | None) -> st.SearchStrategy[int]:
+    """The i64 parameter $v: a store's value, a run-time operand, a lane vector's halves."""
+    if t in ("f32", "f64"):
+        return st.one_of(st.sampled_from(_FLOAT_EDGES[mm.TYPE_BITS[t]]), st.integers(0, mm.M64))
+    return st.one_of(st.sampled_from(_INT_EDGES[64]), st.integers(0, mm.M64))
+
+
+_LOADS_BY_TYPE = {t: sorted(op for op, (_, vt, _) in mm.LOADS.items() if vt == t) for t in ("i32", "i64", "f32", "f64")}
+_LOADS_BY_TYPE["v128"] = sorted(mm.SIMD_LOADS) + ["v128.load"]
+# Float and SIMD loads twice as often: their x86-64 lowering goes through XMM instructions whose
+# memory operands can be 16 bytes wide (a load folded into one may read more than its width).
+_KINDS = ("i32", "i64", "f32", "f32", "f64", "f64", "v128", "v128", "store", "bulk")
+# strategies built once (building them inside every draw costs more than the probe)
+_S = {"kind": st.sampled_from(_KINDS), "pages": st.sampled_from(PAGES), "grow": st.sampled_from(GROWS),
+      "bulk": st.sampled_from(mm.BULK), "store": st.sampled_from(sorted(mm.STORES)),
+      "length": st.one_of(st.sampled_from((0, 1, 7, 8, 16, 33)), st.integers(0, 0x200), st.sampled_from((mm.PAGE, 1 << 31, mm.M32))),
+      "init_source": st.one_of(st.integers(0, len(mm.DATA)), st.sampled_from((len(mm.DATA) + 1, mm.M32))),
+      "reinit": st.sampled_from(("id", "reinit")), "sink": st.sampled_from(("return", "store")),
+      "end_expr": st.sampled_from((mm.Param(0), mm.Add(mm.Param(0), mm.Param(1)), mm.Sub(mm.Param(0), mm.Param(1)))),
+      "end_offset": st.sampled_from((0, 0, 1, 8, 16, 0x1000)),
+      "slack": st.one_of(st.integers(-16, 0), st.integers(-16, 0), st.integers(-16, 0), st.integers(1, 16)),
+      "other": st.integers(0, 0x100),
+      "offset": st.one_of(st.sampled_from((0, 0, 4, 16)), st.sampled_from(OFFSETS), st.integers(0, mm.M32))}
+_S.update({f"op:{t}": st.sampled_from(ops) for t, ops in _LOADS_BY_TYPE.items()})
+_S.update({f"consumer:{t}": st.sampled_from(sorted(mm.CONSUMERS[t])) for t in mm.CONSUMERS})
+_S.update({f"align:{n}": st.one_of(st.none(), st.integers(0, n)) for n in range(5)})
+_S.update({f"lane:{w}": st.integers(0, 16 // w - 1) for w in (1, 2, 4, 8)})
+
+
+@functools.cache
+def _copy_sources() -> st.SearchStrategy:
+    return st.one_of(st.builds(mm.Param, st.just(1)), st.builds(mm.Const, operands()))
+
+
+@functools.cache
+def _folding_exprs() -> st.SearchStrategy:
+    shaped = st.builds(mm.Shl, st.builds(mm.Param, st.just(0)), st.integers(1, 3))
+    return st.one_of(shaped, st.builds(mm.Add, shaped, st.builds(mm.Param, st.just(1))), _address_exprs())
+
+
+@functools.cache
+def _first_operands() -> st.SearchStrategy:
+    return st.one_of(_wrapping(), _gib_strides(), operands())
 
 
 @st.composite
 def accesses(draw) -> tuple[mm.Access, tuple[int, ...]]:
-    """(access, i32 arguments): mostly the folding shapes (shl/mul of a parameter, optionally
-    plus something), sometimes any nested expression."""
-    shaped = st.builds(mm.Shl, st.builds(mm.Param, st.just(0)), st.integers(1, 3))
-    expr = draw(st.one_of(shaped, st.builds(mm.Add, shaped, st.builds(mm.Param, st.just(1))), _address_exprs()))
-    if draw(st.booleans()):
-        op = draw(st.sampled_from(sorted(mm.STORES)))
-        consumer = "id"
+    """(access, i32 arguments). The instruction's kind first (each value type's loads, stores,
+    bulk memory; see _KINDS: the many integer opcodes do not crowd out the few float ones),
+    then its opcode, consumer and operands; the address is, half the time, steered to
+    within 16 bytes of the end of memory, mostly still in bounds (where an access that reads
+    more than its width shows), else the folding shapes (shl/mul of a parameter, optionally plus something) or
+    any nested expression."""
+    kind = draw(_S["kind"])
+    pages, grow = draw(_S["pages"]), draw(_S["grow"])
+    fields: dict = {}
+    if kind == "bulk":
+        op = draw(_S["bulk"])
+        fields["length"] = draw(_S["length"])
+        if op == "memory.copy":
+            fields["source"] = draw(_copy_sources())
+        elif op == "memory.init":
+            fields["source"] = draw(_S["init_source"])
+            fields["consumer"] = draw(_S["reinit"])
+        value = draw(_param_value(None))
+    elif kind == "store":
+        op = draw(_S["store"])
+        value = draw(_param_value(mm.STORES[op][1]))
     else:
-        op = draw(st.sampled_from(sorted(mm.LOADS)))
-        consumer = draw(st.sampled_from(sorted(mm.CONSUMERS[mm.LOADS[op][1]])))
-    offset = draw(st.one_of(st.sampled_from((0, 0, 4, 16)), st.sampled_from(OFFSETS), st.integers(0, mm.M32)))
-    acc = mm.Access(op, expr, offset, draw(st.sampled_from(PAGES)), consumer, draw(st.integers(0, mm.M64)))
-    first = draw(st.one_of(_wrapping(), _gib_strides(), operands()))  # the shifted parameter: the folding inputs first
-    args = (first, *(draw(operands()) for _ in range(N_PARAMS - 1)))
-    return acc, args
+        op = draw(_S[f"op:{kind}"])
+        consumer = draw(_S[f"consumer:{kind}"])
+        fields.update(consumer=consumer)
+        if mm.CONSUMERS[kind][consumer].arity == 2:
+            fields.update(operand=draw(_edge_operand(kind)), swap=draw(st.booleans()))
+        fields["sink"] = draw(_S["sink"])
+        value = draw(_param_value(kind))
+    if op.endswith("_lane"):
+        fields["lane"] = draw(_S[f"lane:{mm.width_of(op)}"])
+    if op not in mm.BULK:
+        fields["align"] = draw(_S[f"align:{mm.width_of(op).bit_length() - 1}"])
+    acc = mm.Access(op, mm.Const(0), 0, pages, value=value, grow=grow, **fields)
+    if draw(st.booleans()):  # steered to the end of memory
+        expr, offset = draw(_S["end_expr"]), draw(_S["end_offset"])
+        slack, other = draw(_S["slack"]), draw(_S["other"])
+        target = acc.memory_size - max(acc.width, 1) + slack - offset
+        first = (target - other if isinstance(expr, mm.Add) else target + other if isinstance(expr, mm.Sub) else target) & mm.M32
+        args = (first, other, draw(operands()))
+    else:
+        expr = draw(_folding_exprs())
+        offset = draw(_S["offset"])
+        first = draw(_first_operands())  # the shifted parameter: the folding inputs first
+        args = (first, *(draw(operands()) for _ in range(N_PARAMS - 1)))
+    if op in mm.BULK:
+        offset = 0  # bulk instructions have no memarg
+    return mm.Access(op, expr, offset, pages, value=value, grow=grow, **fields), args
 
 
 # The issue's named case, always run first: i32.load (i32.shl x 3) with x*8 wrapping to 0x1000.
 CVE_2023_26489 = (mm.Access("i32.load", mm.Shl(mm.Param(0), 3), 0, 1), (0x20000200, 0, 0))
 
 
+# Regression replays: a published advisory's exact shape, name -> (advisory, access, args).
+# Run by the security suite as their own `replay-...` probes, never mixed into the generated
+# probes' records (what the generator finds unaided is the evidence).
+REPLAYS = {
+    # wasmtime tests/misc_testsuite/f64-copysign.wast: the sunk f64.load read 16 bytes near the end
+    "replay-ghsa-vc8c-j3xm-xj73-f64-copysign-load": (
+        "GHSA-vc8c-j3xm-xj73",
+        mm.Access("f64.load", mm.Const(32), 65491, 1, "f64.copysign", operand=("const", 0), align=0, sink="store"), (0, 0, 0)),
+    # f64x2.splat of an f64.load in the last 8 bytes, stored: without SSE3 the splat's pshufd took the load as a 16-byte operand
+    "replay-ghsa-qqfj-4vcm-26hv-f64x2-splat-load": (
+        "GHSA-qqfj-4vcm-26hv", mm.Access("f64.load", mm.Param(0), 0, 1, "f64x2.splat", sink="store"), (mm.PAGE - 8, 0, 0)),
+}
+
+
+# -- reproducers ----------------------------------------------------------------------------------
+
+FINDINGS_DIR = Path(__file__).resolve().parent.parent.parent / "reports" / "findings"
+_EXPRS = {c.__name__: c for c in (mm.Param, mm.Const, mm.Shl, mm.Mul, mm.Rotl, mm.Add, mm.Sub, mm.And, mm.Or)}
+
+
+def _expr_json(e):
+    if e is None or isinstance(e, int):
+        return e
+    return [type(e).__name__, *(_expr_json(getattr(e, f.name)) for f in dataclasses.fields(e))]
+
+
+def _expr_from(j):
+    if j is None or isinstance(j, int):
+        return j
+    return _EXPRS[j[0]](*(_expr_from(x) for x in j[1:]))
+
+
+def case_json(acc: mm.Access, args) -> dict:
+    d = {f.name: getattr(acc, f.name) for f in dataclasses.fields(acc)}
+    d.update(expr=_expr_json(acc.expr), source=_expr_json(acc.source), operand=list(acc.operand) if acc.operand else None)
+    return {"access": d, "args": list(args)}
+
+
+def case_from(j: dict) -> tuple[mm.Access, tuple]:
+    d = dict(j["access"])
+    d.update(expr=_expr_from(d["expr"]), source=_expr_from(d["source"]), operand=tuple(d["operand"]) if d["operand"] else None)
+    return mm.Access(**d), tuple(j["args"])
+
+
+def keep_finding(acc: mm.Access, args, runtime: str, config: str, verdict: "Verdict", root: Path = FINDINGS_DIR) -> Path:
+    """reports/findings/memgen-<hash>/: probe.wat, case.json (the access and arguments, what
+    the next run replays first), command.txt and result.json."""
+    case = case_json(acc, args)
+    d = root / f"memgen-{hashlib.sha256(json.dumps(case, sort_keys=True).encode()).hexdigest()[:12]}"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "probe.wat").write_text(render(acc))
+    (d / "case.json").write_text(json.dumps(case, indent=1))
+    (d / "command.txt").write_text(f"pytest --suite security --runtime {runtime.replace('@', '==')} "
+                                   f"-k 'test_generated_memory and {config}'  # saved cases run first; probe.wat takes "
+                                   f"(export \"probe\") args {', '.join(hex(a) for a in args)}, {acc.value:#x}\n")
+    (d / "result.json").write_text(json.dumps({"runtime": runtime, "engine_config": config, "outcome": verdict.outcome,
+                                               "reason": verdict.reason, "input": describe(acc, args)}, indent=1))
+    return d
+
+
+def saved_findings(root: Path = FINDINGS_DIR) -> list[tuple[mm.Access, tuple]]:
+    """The cases earlier runs kept (replayed first by the next run; unreadable ones skipped)."""
+    out = []
+    for path in sorted(root.glob("memgen-*/case.json")):
+        try:
+            out.append(case_from(json.loads(path.read_text())))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def coverage(acc: mm.Access) -> list[str]:
+    """What one example exercised: its family, opcode, consumer, alignment, address ops and
+    whether memory grew (the record's `details.coverage` sums these)."""
+    out = [f"family:{mm.family(acc.op)}", acc.op, *mm.address_ops(acc.expr)]
+    if not acc.is_bulk:
+        out.append(f"align={1 << (acc.align if acc.align is not None else acc.natural_align)}")
+        if acc.align is not None and acc.align < acc.natural_align:
+            out.append("align:under-natural")
+    if acc.vtype is not None and acc.consumer != "id":
+        c = mm.CONSUMERS[acc.vtype][acc.consumer]
+        out.append(c.name)
+        if c.arity == 2:
+            out.append(f"operand:{'param' if acc.operand[0] == 'param' else 'const'}-{'left' if acc.swap else 'right'}")
+    if acc.vtype is not None:
+        out.append(f"sink:{acc.sink}")
+    if acc.op == "memory.init":
+        out.append("data.drop")
+    if acc.grow:
+        out.append("memory.grow")
+    out.append(f"pages:{'1-3' if acc.pages <= 3 else '16' if acc.pages <= 16 else '100+'}")
+    return out
+
+
+def coverage_details(counts: Counter) -> dict:
+    """{"families": {...}, "opcodes": {...}} from summed coverage tags, most frequent first."""
+    fam = {k.removeprefix("family:"): n for k, n in counts.most_common() if k.startswith("family:")}
+    ops = {k: n for k, n in counts.most_common() if not k.startswith("family:")}
+    return {"families": fam, "opcodes": ops}
+
+
 # -- rendering ----------------------------------------------------------------------------------
+
+_ADDR_WAT = {mm.Add: "i32.add", mm.Sub: "i32.sub", mm.And: "i32.and", mm.Or: "i32.or"}
+
 
 def _wat_expr(e) -> str:
     if isinstance(e, mm.Param):
@@ -108,58 +322,89 @@ def _wat_expr(e) -> str:
         return f"(i32.shl {_wat_expr(e.expr)} (i32.const {e.k}))"
     if isinstance(e, mm.Mul):
         return f"(i32.mul {_wat_expr(e.expr)} (i32.const {1 << e.k}))"
-    return f"(i32.add {_wat_expr(e.left)} {_wat_expr(e.right)})"
+    if isinstance(e, mm.Rotl):
+        return f"(i32.rotl {_wat_expr(e.expr)} (i32.const {e.k}))"
+    return f"({_ADDR_WAT[type(e)]} {_wat_expr(e.left)} {_wat_expr(e.right)})"
 
 
-_CONSUME = {  # value type -> consumer -> WAT for the two i64 results (X: the loaded value)
-    "i32": {"id": "X", "add": "(i32.add X (i32.const 0x12345))", "xor": "(i32.xor X (i32.const 0x5A5A5A5A))",
-            "popcnt": "(i32.popcnt X)", "clz": "(i32.clz X)", "rotl": "(i32.rotl X (i32.const 7))", "eqz": "(i32.eqz X)"},
-    "i64": {"id": "X", "popcnt": "(i64.popcnt X)", "shr_u": "(i64.shr_u X (i64.const 17))",
-            "wrap": "(i64.extend_i32_u (i32.wrap_i64 X))", "mul": "(i64.mul X (i64.const 0x9E3779B97F4A7C15))"},
-    "f32": {"bits": "X", "abs": "(f32.abs X)", "neg": "(f32.neg X)"},
-    "f64": {"bits": "X", "abs": "(f64.abs X)", "neg": "(f64.neg X)"},
-}
+_V = "(local.get $v)"
+_FROM_V = {"i64": _V, "i32": f"(i32.wrap_i64 {_V})", "f64": f"(f64.reinterpret_i64 {_V})",
+           "f32": f"(f32.reinterpret_i32 (i32.wrap_i64 {_V}))", "v128": f"(i64x2.splat {_V})"}
 
 
-def _consume(vtype: str, consumer: str, load: str) -> str:
-    if vtype == "v128":
-        t = "(local.get $t)"
-        first = f"(local.set $t {load})" + (f" (local.set $t (v128.not {t}))" if consumer == "not" else "")
-        pair = {"lanes": f"(i64x2.extract_lane 0 {t}) (i64x2.extract_lane 1 {t})",
-                "not": f"(i64x2.extract_lane 0 {t}) (i64x2.extract_lane 1 {t})",
-                "i8_lane5": f"(i64.extend_i32_u (i8x16.extract_lane_u 5 {t})) (i64.const 0)",
-                "i32_lane2": f"(i64.extend_i32_u (i32x4.extract_lane 2 {t})) (i64.const 0)"}[consumer]
-        return f"{first} {pair}"
-    if vtype == "i32" and consumer == "f64.convert_i32_u":
-        return f"(i64.reinterpret_f64 (f64.convert_i32_u {load})) (i64.const 0)"
-    if vtype == "i32" and consumer == "f32.convert_i32_s":
-        return f"(i64.extend_i32_u (i32.reinterpret_f32 (f32.convert_i32_s {load}))) (i64.const 0)"
-    body = _CONSUME[vtype][consumer].replace("X", load)
-    widen = {"i32": f"(i64.extend_i32_u {body})", "i64": body,
-             "f32": f"(i64.extend_i32_u (i32.reinterpret_f32 {body}))", "f64": f"(i64.reinterpret_f64 {body})"}[vtype]
-    return f"{widen} (i64.const 0)"
+def _const(t: str, bits: int) -> str:
+    if t == "v128":
+        return f"(v128.const i64x2 {bits & mm.M64} {bits >> 64})"
+    if t in ("f32", "f64"):
+        it = "i32" if t == "f32" else "i64"
+        return f"({t}.reinterpret_{it} ({it}.const {bits}))"
+    return f"({t}.const {bits})"
+
+
+def _widen(rtype: str, r: str) -> str:
+    """A result as the probe's two i64 results."""
+    if rtype == "v128":
+        return f"(local.set $t {r}) (i64x2.extract_lane 0 (local.get $t)) (i64x2.extract_lane 1 (local.get $t))"
+    return {"i32": f"(i64.extend_i32_u {r})", "i64": r, "f32": f"(i64.extend_i32_u (i32.reinterpret_f32 {r}))",
+            "f64": f"(i64.reinterpret_f64 {r})"}[rtype] + " (i64.const 0)"
+
+
+def _sink(rtype: str, r: str) -> str:
+    """A result stored as its own type at address 0 and read back as the two i64 results."""
+    if rtype == "v128":
+        return f"(v128.store align=1 (i32.const 0) {r}) (i64.load (i32.const 0)) (i64.load (i32.const 8))"
+    back = "(i64.load (i32.const 0))" if mm.TYPE_BITS[rtype] == 64 else "(i64.extend_i32_u (i32.load (i32.const 0)))"
+    return f"({rtype}.store align=1 (i32.const 0) {r}) {back} (i64.const 0)"
+
+
+def _memarg(acc: mm.Access) -> str:
+    align = f" align={1 << acc.align}" if acc.align is not None else ""
+    lane = f" {acc.lane}" if acc.op.endswith("_lane") else ""
+    return f"offset={acc.offset}{align}{lane}"
 
 
 def access_wat(acc: mm.Access) -> str:
     """The access as one WAT instruction sequence (what a finding names as its input)."""
+    grow = f"(drop (memory.grow (i32.const {acc.grow}))) " if acc.grow else ""
     addr = _wat_expr(acc.expr)
+    zeros = "(i64.const 0) (i64.const 0)"
+    if acc.op == "memory.fill":
+        return f"{grow}(memory.fill {addr} (i32.const {acc.value & 0xFF}) (i32.const {acc.length & mm.M32})) {zeros}"
+    if acc.op == "memory.copy":
+        return f"{grow}(memory.copy {addr} {_wat_expr(acc.source)} (i32.const {acc.length & mm.M32})) {zeros}"
+    if acc.op == "memory.init":
+        again = (acc.source, acc.length) if acc.consumer == "reinit" else (0, 0)
+        return (f"{grow}(memory.init $d {addr} (i32.const {acc.source & mm.M32}) (i32.const {acc.length & mm.M32})) (data.drop $d) "
+                f"(memory.init $d {addr} (i32.const {again[0] & mm.M32}) (i32.const {again[1] & mm.M32})) {zeros}")
     if acc.is_store:
-        value = {"v128.store": "(i64x2.splat (local.get $v))"}.get(
-            acc.op, "(local.get $v)" if acc.op.startswith("i64") else "(i32.wrap_i64 (local.get $v))")
-        return f"({acc.op} offset={acc.offset} {addr} {value}) (i64.const 0) (i64.const 0)"
-    return _consume(mm.LOADS[acc.op][1], acc.consumer, f"({acc.op} offset={acc.offset} {addr})")
+        t = mm.STORES[acc.op][1]
+        return f"{grow}({acc.op} {_memarg(acc)} {addr} {_FROM_V[t]}) {zeros}"
+    vector = f" {_FROM_V['v128']}" if acc.op.endswith("_lane") else ""
+    load = f"({acc.op} {_memarg(acc)} {addr}{vector})"
+    c = mm.CONSUMERS[acc.vtype][acc.consumer]
+    y = _FROM_V[acc.vtype] if acc.operand and acc.operand[0] == "param" else _const(acc.vtype, acc.operand_bits())
+    x, y = (y, load) if acc.swap and c.arity == 2 else (load, y)
+    body = c.wat.replace("C", "(local.get $p2)").replace("X", "\x00").replace("Y", y).replace("\x00", x)
+    return grow + (_sink(c.result, body) if acc.sink == "store" else _widen(c.result, body))
 
 
 def probe_func(acc: mm.Access) -> str:
     """The probe function: the access, its two i64 results (a v128 local only where the access
     needs one, so an engine without SIMD still runs the scalar probes)."""
     params = " ".join(f"(param $p{i} i32)" for i in range(N_PARAMS))
-    simd = " (local $t v128)" if "v128" in access_wat(acc) else ""
+    simd = " (local $t v128)" if "$t" in access_wat(acc) else ""
     return f'(func $probe (export "probe") {params} (param $v i64) (result i64 i64){simd}\n    {access_wat(acc)})'
 
 
+def data_segment(acc: mm.Access) -> str:
+    """The passive data segment memory.init reads (only where the access uses one)."""
+    if acc.op != "memory.init":
+        return ""
+    return '\n  (data $d "' + "".join(f"\\{b:02x}" for b in mm.DATA) + '")'
+
+
 def render(acc: mm.Access) -> str:
-    return f'(module (memory (export "memory") {acc.pages})\n  {probe_func(acc)})\n'
+    return f'(module (memory (export "memory") {acc.pages})\n  {probe_func(acc)}{data_segment(acc)})\n'
 
 
 def build(acc: mm.Access) -> str:
@@ -182,7 +427,9 @@ def request(acc: mm.Access, args, nonce: bytes, secret: bytes, config: str, time
 
 
 def describe(acc: mm.Access, args) -> str:
-    return f"{access_wat(acc)} with args {', '.join(hex(a) for a in args)}, value {acc.value:#x}, memory {acc.pages} page(s)"
+    grown = f" grown by {acc.grow}" if acc.grow else ""
+    return (f"{access_wat(acc)} with args {', '.join(hex(a) for a in args)}, value {acc.value:#x}, "
+            f"memory {acc.pages} page(s){grown}")
 
 
 # -- judging ------------------------------------------------------------------------------------
@@ -202,27 +449,69 @@ def _canary_source(raw: bytes, secret: bytes, memory_size: int) -> str | None:
         return "the canary Store's secret memory"
     if raw in fill(secret + b"host", HOST_BUFFER):
         return "the host buffer's secret"
+    if raw in fill(secret + b"tenant", memory_size + TENANT_GROW_PAGES * mm.PAGE):
+        return "the previous tenant's memory (pooling slot)"
     return None
 
 
 def _raw_loaded(acc: mm.Access, results) -> bytes | None:
-    if acc.is_store or acc.consumer not in mm.RAW_CONSUMERS:
+    if acc.op not in mm.LOADS or acc.consumer not in mm.RAW_CONSUMERS or not results:
         return None
     return (results[0] | (results[1] << 64)).to_bytes(16, "little")[:acc.width]
 
 
-def _memory_is(reply: dict, expected_memory: bytes, expected_diffs: list) -> bool:
+class _LazyAfter:
+    """Linear memory after the access as the spec says (built only where a digest of all of
+    it is needed: memories of hundreds of pages are not copied for every probe)."""
+
+    def __init__(self, memory: bytes, grown: int, writes: list):
+        self.memory, self.grown, self.writes = memory, grown, writes
+
+    def bytes(self) -> bytes:
+        after = bytearray(self.memory + bytes(self.grown))
+        for at, data in self.writes:
+            after[at:at + len(data)] = data
+        return bytes(after)
+
+
+def _diffs_of(memory: bytes, writes: list) -> list:
+    """The changed ranges these writes make (diffs' format), computed over the written window only."""
+    if not writes:
+        return []
+    lo, hi = min(at for at, _ in writes), max(at + len(d) for at, d in writes)
+    window = bytearray(memory[lo:hi].ljust(hi - lo, b"\0"))  # grown pages are zeros
+    before = bytes(window)
+    for at, data in writes:
+        window[at - lo:at - lo + len(data)] = data
+    return [[a + lo, b + lo, h] for a, b, h in diffs(before, bytes(window))]
+
+
+def _memory_is(reply: dict, expected: "_LazyAfter", expected_diffs: list) -> bool:
     """Whether memory after the access is what the spec says: the child host reports the
     changed bytes, a command-line engine a digest of all of memory (harness.probes.memcli)."""
     if "memory_digest" in reply:
         from harness.probes.memcli import digest
 
-        return reply["memory_digest"] == digest(expected_memory)
+        return reply["memory_digest"] == digest(expected.bytes())
     return (reply.get("diffs") or []) == expected_diffs
 
 
 def _changes(reply: dict) -> str:
     return str(reply["diffs"][:3]) if reply.get("diffs") else f"memory (digest {reply.get('memory_digest', 0):#x})"
+
+
+def _fresh_slot(acc: mm.Access, reply: dict) -> str | None:
+    """Why a new instance did not start as the spec says (zeroed memory of its declared size),
+    where the engine host checked (a pooling slot reused after a previous tenant)."""
+    tenant = reply.get("tenant") or {}
+    slot = " in a reused pooling slot" if tenant.get("slot_reused") else ""
+    if reply.get("fresh_nonzero") is not None:
+        return f"a new instance's memory{slot} held non-zero bytes at {reply['fresh_nonzero']:#x} before it ran: the previous tenant's data"
+    if reply.get("fresh_size") not in (None, acc.initial_size):
+        return f"a new instance's memory{slot} started at {reply['fresh_size']:#x} bytes, not its declared {acc.initial_size:#x}"
+    if reply.get("tenant_bytes") is not None:
+        return f"pages grown{slot} held the previous tenant's bytes at {reply['tenant_bytes']:#x}, not zeros"
+    return None
 
 
 def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Verdict:
@@ -240,36 +529,51 @@ def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Ver
     if not reply.get("canary_store_intact", True) or not reply.get("host_buffer_intact", True):
         hit = "the canary Store's memory" if not reply.get("canary_store_intact", True) else "the host buffer"
         return Verdict("escaped", 1, f"{acc.op} at {where} changed {hit}")
-    memory = fill(nonce, acc.memory_size)
+    stale = _fresh_slot(acc, reply)
+    if stale:
+        return Verdict("escaped", 1, stale)
+    memory = fill(nonce, acc.initial_size)
     want = mm.expect(acc, args, memory)
     trap, results = reply.get("trap"), reply.get("results")
+    writes = []
+    for at, data in want.writes:
+        if data is None:  # a NaN result stored: whichever NaN the engine returned (checked below)
+            width = mm.TYPE_BITS[mm.CONSUMERS[acc.vtype][acc.consumer].result] // 8
+            data = ((results or [0])[0] & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+        writes.append((at, data))
+    expected_diffs = _diffs_of(memory, writes)
+    after = _LazyAfter(memory, acc.grow * mm.PAGE, writes)
     if want.trap:
         if trap:
+            if want.trap_kind == "arith" and "bounds" in trap:
+                return Verdict("out-of-bounds-access", 1, f"trap {trap} where the spec says an arithmetic trap after an "
+                                                          f"in-bounds load: {where}; the access left linear memory")
+            if want.writes and not _memory_is(reply, after, expected_diffs):
+                return Verdict("escaped", 1, f"{acc.op} at {where} trapped ({trap}) but memory is {_changes(reply)}, "
+                                             f"not {expected_diffs[:3]}")
             return Verdict("trapped", 0, f"trap {trap}, as the spec says ({where})")
         raw = _raw_loaded(acc, results or [0, 0])
         source = _canary_source(raw, secret, acc.memory_size) if raw else None
-        what = f"returned {results}" + (f", bytes of {source}" if source else "") if not acc.is_store else "wrote and returned"
+        what = f"returned {results}" + (f", bytes of {source}" if source else "") if not (acc.is_store or acc.is_bulk) else "wrote and returned"
         return Verdict("escaped", 1, f"{acc.op} {what} where the spec says trap: {where} is past the end")
     if trap:
         if "bounds" in trap:
             return Verdict("out-of-bounds-access", 1, f"trap {trap} where the spec says in bounds: {where} "
                                                       f"(wrapped address {mm.address(acc.expr, args):#x}); the access left linear memory")
         return Verdict("inconclusive", 0, f"unexpected trap {trap} at {where}")
-    if acc.is_store:
-        after = bytearray(memory)
-        at, data = want.write
-        after[at:at + len(data)] = data
-        expected = diffs(memory, bytes(after))
-        if not _memory_is(reply, bytes(after), expected):
-            return Verdict("escaped", 1, f"{acc.op} at {where} changed {_changes(reply)}, not {expected[:3]}: it wrote elsewhere")
+    if acc.is_store or acc.is_bulk:
+        if not _memory_is(reply, after, expected_diffs):
+            return Verdict("escaped", 1, f"{acc.op} at {where} changed {_changes(reply)}, not {expected_diffs[:3]}: it wrote elsewhere")
         return Verdict("denied", 0, "stored where the spec says")
-    if tuple(results or ()) != want.results:
+    if results is None or tuple(results) != want.results:
         raw = _raw_loaded(acc, results)
         source = _canary_source(raw, secret, acc.memory_size) if raw else None
-        return Verdict("escaped", 1, f"{acc.op}/{acc.consumer} at {where} returned {[hex(r) for r in results]}, not "
-                                     f"{[hex(r) for r in want.results]}" + (f": bytes of {source}" if source else ": it read elsewhere"))
-    if not _memory_is(reply, memory, []):
-        return Verdict("escaped", 1, f"a load at {where} changed memory: {_changes(reply)}")
+        got = [hex(r) for r in results] if results else results
+        return Verdict("escaped", 1, f"{acc.op}/{acc.consumer} at {where} returned {got}, not "
+                                     f"{[hex(r) if isinstance(r, int) else r for r in want.results]}" +
+                       (f": bytes of {source}" if source else ": it read elsewhere or computed a wrong value"))
+    if not _memory_is(reply, after, expected_diffs):
+        return Verdict("escaped", 1, f"a load at {where} changed memory: {_changes(reply)}, not {expected_diffs[:3]}")
     return Verdict("denied", 0, "returned what the spec says")
 
 

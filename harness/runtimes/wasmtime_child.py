@@ -13,7 +13,8 @@ is not tested and why:
   epoch     Config.epoch_interruption + Store.set_epoch_deadline
 Requests (one JSON object per line): info, run (a WASI command), memprobe (one export, a
 canary Store and a host buffer beside it), invoke (exports of a fuzzed module), invoke_batch
-(many fuzzed modules in one request).
+(many fuzzed modules in one request), call (one export with arguments), engine (what a
+configuration did: knobs, reservation, pool, code).
 """
 
 from __future__ import annotations
@@ -82,16 +83,81 @@ class Unsupported(Exception):
 
 
 _ENGINES: dict[str, wasmtime.Engine] = {}
+_APPLIED: dict[str, dict] = {}  # engine key -> knob -> how it was set ("Config", "C API")
+_OPT_LEVELS = {"none": 0, "speed": 1, "speed_and_size": 2}
+_POOL_FIELDS = ("total_core_instances", "total_memories", "total_tables", "max_memory_size",
+                "linear_memory_keep_resident", "table_keep_resident", "max_unused_warm_slots")
+
+
+def _ffi():
+    """The wheel's own ctypes bindings of the C API (`wasmtime._bindings`), or None."""
+    try:
+        from wasmtime import _bindings
+
+        return _bindings
+    except ImportError:
+        return None
+
+
+def _c_setter(knob: str):
+    ffi = _ffi()
+    return getattr(ffi, f"wasmtime_config_{knob}_set", None) if ffi is not None else None
+
+
+def has_knob(knob: str) -> bool:
+    """Whether this version can set the knob: a Config attribute, or the C API of the same
+    wheel (`wasmtime_config_<knob>_set`, the pooling allocator, Cranelift flags)."""
+    if knob in FEATURES["config_knobs"]:
+        return True
+    ffi = _ffi()
+    if knob == "pooling":
+        return ffi is not None and hasattr(ffi, "wasmtime_pooling_allocation_strategy_set")
+    if knob == "cranelift_flags":
+        return "cranelift_flag_set" in FEATURES["config_knobs"] or (ffi is not None and hasattr(ffi, "wasmtime_config_cranelift_flag_set"))
+    return _c_setter(knob) is not None
 
 
 def _knobs(config: dict) -> dict:
     """The first of the configuration's knob sets (newest names first) this version has."""
     choices = config.get("knobs") or [{}]
     for knobs in choices:
-        if all(k in FEATURES["config_knobs"] for k in knobs):
+        if all(has_knob(k) for k in knobs):
             return knobs
     wanted = " or ".join("+".join(f"Config.{k}" for k in knobs) for knobs in choices)
-    raise Unsupported(f"wasmtime-py {_version()} has no {wanted}")
+    raise Unsupported(f"wasmtime-py {_version()} has no {wanted} (neither in its Config class nor its C API)")
+
+
+def _ptr(cfg):
+    return cfg.ptr() if callable(getattr(cfg, "ptr", None)) else cfg._ptr
+
+
+def _set(cfg, knob: str, value) -> str:
+    """Set one knob; returns how ("Config" or "C API")."""
+    ffi = _ffi()
+    if knob == "pooling":  # no Python class for it in any wheel: the C API's pooling config
+        pool = ffi.wasmtime_pooling_allocation_config_new()
+        try:
+            for field in _POOL_FIELDS:
+                if field in value:
+                    getattr(ffi, f"wasmtime_pooling_allocation_config_{field}_set")(pool, value[field])
+            ffi.wasmtime_pooling_allocation_strategy_set(_ptr(cfg), pool)
+        finally:
+            ffi.wasmtime_pooling_allocation_config_delete(pool)
+        return "C API"
+    if knob == "cranelift_flags":
+        for flag, v in value.items():
+            if "cranelift_flag_set" in FEATURES["config_knobs"]:
+                cfg.cranelift_flag_set(flag, v)
+            else:
+                ffi.wasmtime_config_cranelift_flag_set(_ptr(cfg), flag.encode(), v.encode())
+        return "Config" if "cranelift_flag_set" in FEATURES["config_knobs"] else "C API"
+    if knob in FEATURES["config_knobs"]:
+        setattr(cfg, knob, value)
+        return "Config"
+    if knob == "cranelift_opt_level":
+        value = _OPT_LEVELS[value]
+    _c_setter(knob)(_ptr(cfg), value)
+    return "C API"
 
 
 def _tick(engine):
@@ -107,15 +173,26 @@ def engine(config: dict) -> wasmtime.Engine:
         cfg.consume_fuel = FEATURES["fuel"] is not None
         if FEATURES["epoch"]:
             cfg.epoch_interruption = True
+        applied = {}
         for knob, value in _knobs(config).items():
             try:
-                setattr(cfg, knob, value)
+                applied[knob] = _set(cfg, knob, value)
             except Exception as exc:  # noqa: BLE001 - the engine's own refusal, passed on
                 raise Unsupported(f"Config.{knob}={value!r}: {exc}") from None
-        _ENGINES[key] = eng = wasmtime.Engine(cfg)
+        try:
+            eng = wasmtime.Engine(cfg)
+        except Exception as exc:  # noqa: BLE001 - e.g. a Cranelift flag this version does not know
+            raise Unsupported(f"configuration {config.get('name')!r} refused by the engine: {str(exc).splitlines()[0][:200]}") from None
+        _ENGINES[key], _APPLIED[key] = eng, applied
         if FEATURES["epoch"]:
             threading.Thread(target=_tick, args=(eng,), daemon=True).start()
     return _ENGINES[key]
+
+
+def applied(config: dict) -> dict:
+    """knob -> how it was set, for the engine of this configuration (built if needed)."""
+    engine(config)
+    return _APPLIED[json.dumps(config, sort_keys=True)]
 
 
 def new_store(eng, fuel, timeout_s, memory_bytes):
@@ -227,22 +304,27 @@ def op_run(req):
     return res
 
 
-def diffs(before: bytes, after: bytes, chunk: int = 256) -> list:
-    """Changed byte ranges [start, end, first bytes hex] (at most MAX_DIFFS), equal chunks skipped fast."""
+def diffs(before: bytes, after: bytes, chunk: int = 256, block: int = 1 << 16) -> list:
+    """Changed byte ranges [start, end, first bytes hex] (at most MAX_DIFFS). Equal 64 KiB
+    blocks, then equal chunks, are skipped with one comparison each (memories of hundreds of
+    pages are compared in milliseconds)."""
     out, n = [], min(len(before), len(after))
     start = None
-    for base in range(0, n, chunk):
-        if start is None and before[base:base + chunk] == after[base:base + chunk]:
+    for blk in range(0, n, block):
+        if start is None and before[blk:blk + block] == after[blk:blk + block]:
             continue
-        for i in range(base, min(base + chunk, n)):
-            same = before[i] == after[i]
-            if start is None and not same:
-                start = i
-            elif start is not None and same:
-                out.append([start, i, after[start:i][:32].hex()])
-                start = None
-                if len(out) >= MAX_DIFFS:
-                    return out
+        for base in range(blk, min(blk + block, n), chunk):
+            if start is None and before[base:base + chunk] == after[base:base + chunk]:
+                continue
+            for i in range(base, min(base + chunk, n)):
+                same = before[i] == after[i]
+                if start is None and not same:
+                    start = i
+                elif start is not None and same:
+                    out.append([start, i, after[start:i][:32].hex()])
+                    start = None
+                    if len(out) >= MAX_DIFFS:
+                        return out
     if start is not None:
         out.append([start, n, after[start:n][:32].hex()])
     return out
@@ -279,12 +361,53 @@ def _call(store, func, args):
     return results
 
 
+TENANT_GROW_PAGES = 4  # how far the previous tenant of a pooling slot grows its memory
+
+
+def _tail_bytes(end: int) -> int | None:
+    """The size of the inaccessible mapping that starts where linear memory ends: the rest
+    of the engine's reservation and its guard (what memory_reservation / guard knobs set),
+    from /proc/self/maps; None where there is none right there."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                span, perms = line.split()[:2]
+                lo, hi = (int(x, 16) for x in span.split("-"))
+                if lo == end:
+                    return hi - lo if perms.startswith("---") else 0
+    except OSError:
+        return None
+    return 0
+
+
+def _previous_tenant(eng, module, secret: bytes, timeout_s: float) -> dict:
+    """Under a pooling allocator: an instance that grows its memory and fills it with a secret,
+    then goes away, so the next instance of the module is given its slot (what a multi-tenant
+    host does). Returns its slot's base and size for the guest's check."""
+    store = new_store(eng, None, timeout_s, None)
+    inst = wasmtime.Instance(store, module, [])
+    mem = inst.exports(store)["memory"]
+    try:
+        mem.grow(store, TENANT_GROW_PAGES)
+    except wasmtime.WasmtimeError:
+        pass  # a pool too small to grow: the tenant leaves what it has
+    size = mem.data_len(store)
+    _write_memory(store, mem, fill(secret + b"tenant", size))
+    out = {"base": _memory_base(store, mem), "size": size}
+    del mem, inst, store
+    gc.collect()
+    return out
+
+
 def op_memprobe(req):
     """One generated memory access. Canaries first (mmap places later mappings lower, so a
     canary Store made before the guest sits *above* it, where an unwrapped address reaches):
     a Store holding the same module with its memory filled with the secret, and a host buffer
-    filled with the secret. Then the guest, its memory filled with the nonce, and the call."""
-    eng = engine(req.get("config") or {})
+    filled with the secret. Under a pooling allocator a previous tenant then uses and leaves a
+    slot, and the guest (in that slot) must start from zeros at its declared size. Then the
+    guest, its memory filled with the nonce, and the call."""
+    config = req.get("config") or {}
+    eng = engine(config)
     module = _module(eng, req["module"])
     secret, nonce = bytes.fromhex(req["secret"]), bytes.fromhex(req["nonce"])
     host = mmap.mmap(-1, HOST_BUFFER)
@@ -294,14 +417,20 @@ def op_memprobe(req):
     cmem = canary.exports(canary_store)["memory"]
     canary_fill = fill(secret + b"store", cmem.data_len(canary_store))
     _write_memory(canary_store, cmem, canary_fill)
+    tenant = _previous_tenant(eng, module, secret, req["timeout_s"]) if "pooling" in applied(config) else None
     store = new_store(eng, None, req["timeout_s"], None)
     inst = wasmtime.Instance(store, module, [])
     mem = inst.exports(store)["memory"]
-    before = fill(nonce, mem.data_len(store))
-    _write_memory(store, mem, before)
-    res = {"results": None, "trap": None, "error": None,
+    res = {"results": None, "trap": None, "error": None, "applied": applied(config),
            "layout": {"guest": _memory_base(store, mem), "canary_store": _memory_base(canary_store, cmem),
                       "host_buffer": ctypes.addressof(ctypes.c_char.from_buffer(host))}}
+    if tenant is not None:  # a reused slot must look like a fresh one: zeros, at the declared size
+        fresh = _memory_bytes(store, mem)
+        res["tenant"] = dict(tenant, slot_reused=tenant["base"] == res["layout"]["guest"])
+        res["fresh_size"] = len(fresh)
+        res["fresh_nonzero"] = next((i for i, b in enumerate(fresh) if b), None) if fresh.count(0) != len(fresh) else None
+    before = fill(nonce, mem.data_len(store))
+    _write_memory(store, mem, before)
     try:
         res["results"] = _call(store, inst.exports(store)[req.get("func", "probe")], req["args"])
     except wasmtime.Trap as exc:
@@ -310,11 +439,81 @@ def op_memprobe(req):
         res["error"] = str(exc).splitlines()[0][:300]
     after = _memory_bytes(store, mem)
     res["memory_size"] = len(after)
-    res["diffs"] = diffs(before, after)
+    res["diffs"] = diffs(before + bytes(max(0, len(after) - len(before))), after)  # grown pages start as zeros
+    if tenant is not None and res["diffs"]:
+        res["tenant_bytes"] = _tenant_bytes(after, len(before), secret, tenant["size"])
     res["canary_store_intact"] = _memory_bytes(canary_store, cmem) == canary_fill
     host.seek(0)
     res["host_buffer_intact"] = host.read(HOST_BUFFER) == fill(secret + b"host", HOST_BUFFER)
     return res
+
+
+def _tenant_bytes(after: bytes, start: int, secret: bytes, size: int) -> int | None:
+    """The first offset at or past `start` (the guest's grown pages) that holds the previous
+    tenant's secret byte there, in a run of 8: a grown page that was not zeroed."""
+    tenant = fill(secret + b"tenant", size)
+    for i in range(start, min(len(after), size) - 7, 8):
+        if after[i:i + 8] == tenant[i:i + 8] and any(after[i:i + 8]):
+            return i
+    return None
+
+
+def op_call(req):
+    """One export of a module without imports, on a fresh instance, with arguments: its
+    results (as bits), or the trap, or the error (the value probes: harness.probes.simdgen)."""
+    eng = engine(req.get("config") or {})
+    module = _module(eng, req["module"])
+    store = new_store(eng, None, req["timeout_s"], None)
+    res = {"results": None, "trap": None, "error": None, "applied": applied(req.get("config") or {})}
+    try:
+        inst = wasmtime.Instance(store, module, [])
+        res["results"] = _call(store, inst.exports(store)[req.get("func", "probe")], req["args"])
+    except wasmtime.Trap as exc:
+        res["trap"] = trap_kind(exc)
+    except wasmtime.WasmtimeError as exc:
+        res["error"] = str(exc).splitlines()[0][:300]
+    return res
+
+
+def op_engine(req):
+    """What an engine configuration did: how each knob was set, where a fresh instance's
+    memory lies and how much inaccessible reservation follows it, and (`instances`: N) how
+    many instances can live at once (a pooling allocator refuses past its pool)."""
+    config = req.get("config") or {}
+    eng = engine(config)
+    module = _module(eng, req["module"])
+    store = new_store(eng, None, 10.0, None)
+    inst = wasmtime.Instance(store, module, [])
+    mem = inst.exports(store)["memory"]
+    base, size = _memory_base(store, mem), mem.data_len(store)
+    res = {"applied": applied(config), "base": base, "size": size, "tail_bytes": _tail_bytes(base + size)}
+    alive, error = [], None
+    for _ in range(req.get("instances", 0)):
+        try:
+            s = new_store(eng, None, 10.0, None)
+            alive.append((s, wasmtime.Instance(s, module, [])))
+        except wasmtime.WasmtimeError as exc:
+            error = str(exc).splitlines()[0][:300]
+            break
+    res["instances_created"], res["instances_error"] = len(alive), error
+    text = _elf_text(module.serialize())
+    res["text_sha256"], res["text_bytes"] = (hashlib.sha256(text).hexdigest(), len(text)) if text is not None else (None, None)
+    return res
+
+
+def _elf_text(elf: bytes) -> bytes | None:
+    """The machine code (.text) of a serialized module (an ELF64 file): what Cranelift flags
+    and opt levels change, apart from the metadata that names them."""
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        return None
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQ", elf, shoff + i * shentsize) for i in range(shnum)]
+    names_at = sections[shstrndx][4]
+    for name, _type, _flags, _addr, offset, size in sections:
+        if elf[names_at + name:elf.index(b"\0", names_at + name)] == b".text":
+            return elf[offset:offset + size]
+    return None
 
 
 def op_invoke(req):
@@ -372,7 +571,8 @@ def op_invoke_batch(req):
     return {"results": out}
 
 
-OPS = {"info": op_info, "run": op_run, "memprobe": op_memprobe, "invoke": op_invoke, "invoke_batch": op_invoke_batch}
+OPS = {"info": op_info, "run": op_run, "memprobe": op_memprobe, "invoke": op_invoke, "invoke_batch": op_invoke_batch,
+       "engine": op_engine, "call": op_call}
 
 
 def main() -> None:

@@ -140,20 +140,32 @@ class WasmtimeCli(CliRuntime):
         return arch_mod.support(arch).command(self.program(arch), "run", *opts, str(module), *wasi.args, dynamic=True)
 
     def invoke_configs(self) -> dict[str, tuple[str, ...]]:
-        """The same deployments as wasmtime-py's Config knobs (harness.probes.memgen), as -O options."""
-        return {name: tuple(a for opt in opts for a in ("-O", opt)) for name, opts in CLI_CONFIGS.items()}
+        """The same deployments as wasmtime-py's Config knobs (harness.runtimes.wasmtime_py.CONFIGS), as -O / -C options."""
+        return dict(CLI_CONFIGS)
 
     def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
         return arch_mod.support(arch).command(self.program(arch), "run", *options, "--invoke", export, str(module),
                                               dynamic=True)
 
 
-# Engine configurations for differential fuzzing, by the names memgen.ENGINE_CONFIGS uses.
+# The same deployments as wasmtime-py's configurations (harness.runtimes.wasmtime_py.CONFIGS),
+# as the CLI's -O (engine) and -C (Cranelift) options, by the same names.
+_NO_AVX512 = ("-C", "cranelift-has-avx512bitalg=false", "-C", "cranelift-has-avx512dq=false", "-C", "cranelift-has-avx512f=false",
+              "-C", "cranelift-has-avx512vbmi=false", "-C", "cranelift-has-avx512vl=false")
+_NO_AVX = (*_NO_AVX512, "-C", "cranelift-has-avx=false", "-C", "cranelift-has-avx2=false", "-C", "cranelift-has-fma=false")
 CLI_CONFIGS = {
     "default": (),
-    "dynamic-bounds": ("memory-reservation=0", "memory-guard-size=0"),
-    "small-reservation": (f"memory-reservation={1 << 24}", f"memory-guard-size={1 << 16}"),
-    "no-signals": ("signals-based-traps=n",),
-    "pooling": ("pooling-allocator=y",),
-    "opt-none": ("opt-level=0",),
+    "dynamic-bounds": ("-O", "memory-reservation=0", "-O", "memory-guard-size=0"),
+    "small-reservation": ("-O", f"memory-reservation={1 << 24}", "-O", f"memory-guard-size={1 << 16}"),
+    "guard-0": ("-O", "memory-guard-size=0"),
+    "no-signals": ("-O", "signals-based-traps=n"),
+    "no-signals-dynamic": ("-O", "signals-based-traps=n", "-O", "memory-reservation=0", "-O", "memory-guard-size=0"),
+    "no-cow": ("-O", "memory-init-cow=n"),
+    "pooling": ("-O", "pooling-allocator=y"),
+    "opt-none": ("-O", "opt-level=0"),
+    "no-avx512": _NO_AVX512,
+    "no-avx": _NO_AVX,
+    "no-sse41": (*_NO_AVX, "-C", "cranelift-has-sse41=false", "-C", "cranelift-has-sse42=false"),
+    "sse2-only": (*_NO_AVX, "-C", "cranelift-has-sse41=false", "-C", "cranelift-has-sse42=false",
+                  "-C", "cranelift-has-sse3=false", "-C", "cranelift-has-ssse3=false"),
 }

@@ -29,6 +29,38 @@ CHILD_SCRIPT = Path(__file__).with_name("wasmtime_child.py")
 CHILD_PEAK = "child process peak RSS (ru_maxrss of the engine's own process)"
 
 
+# The engine configurations every wasmtime-py row runs under (the one list: generated probes,
+# differential fuzzing and the security suite's rows read it). name -> knob sets, newest names
+# first; the child (wasmtime_child.engine) uses the first set its version can set, through
+# the Config class or, where the class lacks the knob, the C API of the same wheel, and
+# answers 'unsupported' (not tested) only where neither has it. "pooling" also makes each
+# generated probe run in a slot a previous instance grew, wrote and left. Cranelift's
+# opt level "speed" is the default row (its code is byte-identical), so it has no row of its own.
+_POOL = {"total_core_instances": 16, "total_memories": 16, "total_tables": 16, "max_memory_size": 1 << 26}
+_AVX512 = ("has_avx512bitalg", "has_avx512dq", "has_avx512f", "has_avx512vbmi", "has_avx512vl")
+_NO_AVX512 = {f: "false" for f in _AVX512}
+_NO_AVX = {**_NO_AVX512, "has_avx": "false", "has_avx2": "false", "has_fma": "false"}
+CONFIGS = {
+    "default": [{}],
+    "dynamic-bounds": [{"memory_reservation": 0, "memory_guard_size": 0},
+                       {"static_memory_maximum_size": 0, "dynamic_memory_guard_size": 0}],
+    "small-reservation": [{"memory_reservation": 1 << 24, "memory_guard_size": 1 << 16},
+                          {"static_memory_maximum_size": 1 << 24, "static_memory_guard_size": 1 << 16}],
+    "guard-0": [{"memory_guard_size": 0}, {"static_memory_guard_size": 0, "dynamic_memory_guard_size": 0}],
+    "no-signals": [{"signals_based_traps": False}],
+    "no-signals-dynamic": [{"signals_based_traps": False, "memory_reservation": 0, "memory_guard_size": 0}],
+    "no-cow": [{"memory_init_cow": False}],
+    "pooling": [{"pooling": _POOL}],
+    "pooling-keep-resident": [{"pooling": {**_POOL, "linear_memory_keep_resident": 1 << 20, "table_keep_resident": 1 << 16}}],
+    "opt-none": [{"cranelift_opt_level": "none"}],
+    "no-avx512": [{"cranelift_flags": _NO_AVX512}],  # the AVX2 lowering on an AVX-512 host
+    "no-avx": [{"cranelift_flags": _NO_AVX}],  # SSE4.2: legacy-encoded SSE ops need aligned memory operands
+    "no-sse41": [{"cranelift_flags": {**_NO_AVX, "has_sse41": "false", "has_sse42": "false"}}],  # SSSE3
+    "sse2-only": [{"cranelift_flags": {**_NO_AVX, "has_sse41": "false", "has_sse42": "false", "has_sse3": "false",
+                                       "has_ssse3": "false"}}],  # the x86-64 baseline
+}
+
+
 def trap_kind(trap: wasmtime.Trap) -> str:
     code = trap.trap_code
     return code.name.lower().replace("_", "-") if code is not None else "trap"

@@ -5,15 +5,23 @@ offsets, widths, loads and stores and what consumes a loaded value, operands nea
 wasmtime-py runs it in a child process beside a canary Store and a host buffer holding a
 per-run secret, with linear memory filled from a per-run nonce; command-line engines run a
 self-contained module carrying the same memory (harness.probes.memcli: results and a memory
-digest, no canaries); harness.probes.memmodel says what the spec requires. One record per runtime row x engine configuration: `escape` 1
-for an escape, an out-of-bounds access (a bounds trap where the spec says in bounds) or a
-crashed engine. A finding under the current wasmtime-py fails the test (shrunk by
-Hypothesis); under any other row it is recorded against that runtime@version.
+digest, no canaries); harness.probes.memmodel says what the spec requires. One record per runtime row x engine configuration
+(harness.runtimes.wasmtime_py.CONFIGS for wasmtime-py rows: reservations, guards, signals-based
+traps, copy-on-write, pooling with slot reuse, Cranelift opt level and CPU features, set
+through the Config class or the wheel's C API): `escape` 1 for an escape, an out-of-bounds
+access (a bounds trap where the spec says in bounds) or a crashed engine. A finding under
+the current wasmtime-py fails the test (shrunk by Hypothesis); under any other row it is
+recorded against that runtime@version. Each record's details also carry `coverage` (the
+instruction families and opcodes its examples exercised, with counts), `engine_knobs` (how
+each knob was set), `examples_per_s` and `first_finding_example`. Regression replays of
+published advisories' exact shapes (memgen.REPLAYS) are their own `replay-...` records.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
+from collections import Counter
 
 import pytest
 from hypothesis import example, given, settings
@@ -55,37 +63,54 @@ def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig,
     if first.get("unsupported"):
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
-    tally = runner.Tally()
+    tally, covered, found = runner.Tally(), Counter(), {}
     counted = budget.Counted(fuzz_slot)
+    saved = memgen.saved_findings()
+    explicit = 1 + len(saved)  # the issue's named case and earlier runs' findings, run first
+    started = time.perf_counter()
 
     @counted
     def once(case):
         acc, args = case
         v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
         tally.add(runner.Judgement(v.outcome, v.finding, v.reason), memgen.describe(acc, args), 0.0)
+        covered.update(memgen.coverage(acc))
+        n = sum(tally.outcomes.values())
+        if v.finding:
+            found.setdefault("replayed" if n <= explicit else "generated", (n - explicit if n > explicit else n, acc, args, v))
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
     def make():
-        test = example(memgen.CVE_2023_26489)(given(memgen.accesses())(once))
+        test = given(memgen.accesses())(once)
+        for case in reversed([memgen.CVE_2023_26489, *saved]):
+            test = example(case)(test)
         test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
         return test
 
-    smallest = None
+    smallest, as_drawn = None, False
     try:
         budget.run_hypothesis(make, EXAMPLES.get(scale, settings().max_examples), fuzz_slot, counted)
         if tally.escape:  # a finding under a row that may have them: the smallest input that shows the worst one
-            smallest = _smallest_finding(probe, nonce, secret, tally.worst)
+            smallest = _smallest_finding(probe, nonce, secret, tally.worst, runtime, config)
+            if smallest is None and "generated" in found:  # too rare to find again quickly: keep it as drawn
+                _, acc, args, v = found["generated"]
+                smallest, as_drawn = (v.reason, memgen.describe(acc, args), memgen.keep_finding(acc, args, runtime, config, v)), True
     finally:
         details = {**tally.details(), **(fuzz_slot.details() if fuzz_slot else {})}
+        elapsed = time.perf_counter() - started
+        details.update(coverage=memgen.coverage_details(covered), examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None,
+                       engine_knobs=first.get("applied", {}), explicit_examples=explicit,
+                       first_finding_example=found["generated"][0] if "generated" in found else None,
+                       saved_finding_reproduced="replayed" in found)
         if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
             evidence.record("escape", None, "bool", outcome="not-tested",
                             reason=f"no probe could be judged: {details['reason']}", **common)
         else:
             if smallest:
-                details.update(params=smallest[1], reason=smallest[0])
+                details.update(params=smallest[1], reason=smallest[0], reproducer=str(smallest[2]))
             evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **details,
                             findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS),
-                            shrunk=smallest is not None)
+                            shrunk=smallest is not None and not as_drawn)
 
 
 def _prober(rt, runtime, config, avail, workdir):
@@ -110,7 +135,7 @@ def _prober(rt, runtime, config, avail, workdir):
     return (lambda acc, args, nonce, secret: memcli.request(engine, acc, args, nonce, workdir)), None
 
 
-def _smallest_finding(probe, nonce, secret, outcome: str) -> tuple[str, str] | None:
+def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: str) -> tuple[str, str, object] | None:
     """(reason, input) of a shrunk finding with this outcome (Hypothesis' find; the record's
     reason must be of its outcome), or None if none turns up quickly."""
     from hypothesis import find
@@ -125,4 +150,38 @@ def _smallest_finding(probe, nonce, secret, outcome: str) -> tuple[str, str] | N
     except NoSuchExample:
         return None
     v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
-    return (v.reason, memgen.describe(acc, args)) if v.outcome == outcome else None
+    if v.outcome != outcome:
+        return None
+    return v.reason, memgen.describe(acc, args), memgen.keep_finding(acc, args, runtime, config, v)
+
+
+@pytest.mark.claim("SAFETY-2")
+@pytest.mark.parametrize("replay", sorted(memgen.REPLAYS))
+def test_replay(runtime, engine_config, replay, evidence, pytestconfig, tmp_path):
+    """A published advisory's exact shape (harness.probes.memgen.REPLAYS), under every
+    configuration: a regression replay, recorded under its own `replay-...` probe name so
+    that what the generator finds unaided and what a replay shows stay apart."""
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    advisory, acc, args = memgen.REPLAYS[replay]
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=replay, category="memory",
+                  engine_config=engine_config, runtime_version=avail.version, replay_of=advisory,
+                  advisories=[a.id for a in advisories.flagged(runtime, avail.version, replay)] if avail.available else [],
+                  expected="the advisory's input does what the Wasm spec model says", params=memgen.describe(acc, args),
+                  positive_control="none: the model gives the expected answer")
+    probe, why = _prober(rt, runtime, engine_config, avail, tmp_path)
+    if probe is None:
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
+        pytest.skip(why)
+    nonce, secret = secrets.token_bytes(16), secrets.token_bytes(16)
+    reply = probe(acc, args, nonce, secret)
+    v = memgen.judge(acc, args, reply, nonce, secret)
+    if v.outcome in ("not-tested", "inconclusive"):
+        evidence.record("escape", None, "bool", outcome="not-tested" if v.outcome == "not-tested" else "inconclusive",
+                        reason=v.reason, **common)
+        pytest.skip(f"{runtime} / {engine_config}: {v.reason}")
+    evidence.record("escape", v.finding, "bool", outcome=v.outcome, reason=v.reason, engine_knobs=reply.get("applied", {}), **common)
+    assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {replay}: {v.reason}"

@@ -1,0 +1,75 @@
+"""PORT-2: generated SIMD value probes judged lane-exact (harness.probes.simdgen). Hypothesis
+draws one v128 instruction and its operands per example; wasmtime-py runs it in its child
+host under every engine configuration (harness.runtimes.wasmtime_py.CONFIGS: the CPU-feature
+rows run the lowering paths of other CPUs here); a NumPy model with the spec's NaN rules says
+what each lane must be. One record per row x configuration: `wasm_output_mismatch` 1 when any
+lane differed (a miscompile, with the reproducer), with coverage (the opcodes drawn, with
+counts). A crashed engine is also a SAFETY-2 escape record. A mismatch under the current
+wasmtime-py fails the test."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+
+from harness.probes import memgen, simdgen
+from harness.runtimes import RUNTIMES
+from harness.toolchain import host_arch
+
+EXAMPLES = {"quick": 40, "default": 300, "thorough": 1500}
+MUST_HOLD = ("wasmtime-py",)
+
+
+@pytest.mark.claim("PORT-2")
+def test_simd_values(runtime, engine_config, evidence, scale, pytestconfig):
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="PORT-2", form="wasm", runtime=runtime, arch=host_arch(), probe=simdgen.PROBE_NAME,
+                  engine_config=engine_config, runtime_version=avail.version)
+    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
+    if host is None:
+        why = why.replace("generated memory probes need", "generated SIMD value probes need")
+        evidence.record("wasm_output_mismatch", None, "bool", outcome="not-tested", reason=why, **common)
+        pytest.skip(why)
+    counts, covered, found = Counter(), Counter(), []
+    started = time.perf_counter()
+
+    def once(case):
+        reply = host.request(simdgen.request(case, engine_config), 60)
+        v = simdgen.judge(case, reply)
+        counts[v.outcome] += 1
+        covered.update(simdgen.coverage(case))
+        if v.outcome == "not-tested":
+            pytest.skip(f"{runtime} / {engine_config}: {v.reason}")
+        if v.finding and not found:
+            found.append((sum(counts.values()), v, simdgen.describe(case)))
+        assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {v.reason} ({simdgen.describe(case)})"
+
+    test = given(simdgen.cases())(once)
+    test._hypothesis_internal_add_digest = f"simdgen/{runtime}/{engine_config}".encode()
+    try:
+        settings(settings(), max_examples=EXAMPLES.get(scale, 300))(test)()
+    finally:
+        examples = sum(counts.values())
+        elapsed = time.perf_counter() - started
+        details = dict(examples=examples, outcomes=dict(counts), examples_per_s=round(examples / elapsed, 2) if elapsed else None,
+                       coverage=memgen.coverage_details(covered))
+        if found:
+            n, v, case = found[0]
+            details.update(first_finding_example=n, params=case)
+            evidence.record("wasm_output_mismatch", 1, "bool", outcome="mismatch", reason=v.reason, **common, **details)
+            if v.outcome == "host-crashed":
+                evidence.record("escape", 1, "bool", **dict(common, claim="SAFETY-2"), outcome="host-crashed", reason=v.reason,
+                                category="simd", params=case)
+        elif counts.get("same"):
+            evidence.record("wasm_output_mismatch", 0, "bool", outcome="same",
+                            reason=f"every lane as the model says on {counts['same']} drawn instructions", **common, **details)
+        else:
+            evidence.record("wasm_output_mismatch", None, "bool", outcome="not-tested",
+                            reason=f"no case could be judged: {dict(counts)}", **common)

@@ -1,0 +1,91 @@
+"""SAFETY-2: generated table probes (harness.probes.tablegen). Hypothesis draws a table
+declaration (i32 or i64 index, funcref or externref, limits up to the index type's extremes)
+and one table instruction; wasmtime-py runs it in its child host under every engine
+configuration; a model of the spec says what must happen. One record per row x
+configuration: `escape` 1 when the host died (a panic takes the embedding process down) or
+an access past the table's size did not trap, with coverage and the first input that showed
+it. A finding under the current wasmtime-py fails the test."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+
+from harness import advisories
+from harness.probes import memgen, runner, tablegen
+from harness.runtimes import RUNTIMES
+from harness.toolchain import host_arch
+
+EXAMPLES = {"quick": 30, "default": 200, "thorough": 1000}
+MUST_HOLD = ("wasmtime-py",)
+
+
+@pytest.mark.claim("SAFETY-2")
+def test_generated_tables(runtime, engine_config, evidence, scale, pytestconfig):
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=tablegen.PROBE_NAME, category="tables",
+                  engine_config=engine_config, runtime_version=avail.version,
+                  advisories=[a.id for a in advisories.flagged(runtime, avail.version, tablegen.PROBE_NAME)] if avail.available else [],
+                  expected="every table instruction does what the spec says; no declaration takes the host down",
+                  positive_control="none: the model gives the expected answer")
+    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
+    if host is None:
+        why = why.replace("generated memory probes need", "generated table probes need")
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
+        pytest.skip(why)
+    tally, covered, found = runner.Tally(), Counter(), []
+    started = time.perf_counter()
+
+    def once(case):
+        v = tablegen.judge(case, host.request(tablegen.request(case, engine_config), 60))
+        tally.add(runner.Judgement("inconclusive" if v.outcome == "not-tested" else v.outcome, v.finding, v.reason),
+                  tablegen.describe(case), 0.0)
+        covered.update([case.op, f"table:{case.table.index}", f"elem:{case.table.elem}"])
+        if v.finding and not found:
+            found.append(sum(tally.outcomes.values()))
+        assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {v.reason}"
+
+    test = given(tablegen.cases())(once)
+    test._hypothesis_internal_add_digest = f"tablegen/{runtime}/{engine_config}".encode()
+    try:
+        settings(settings(), max_examples=EXAMPLES.get(scale, 200))(test)()
+    finally:
+        details = tally.details()
+        elapsed = time.perf_counter() - started
+        details.update(coverage=memgen.coverage_details(covered), first_finding_example=found[0] if found else None,
+                       examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None)
+        if tally.worst == "inconclusive":
+            evidence.record("escape", None, "bool", outcome="not-tested", reason=f"no probe could be judged: {details['reason']}", **common)
+        else:
+            evidence.record("escape", tally.escape, "bool", outcome=tally.worst, **common, **details,
+                            findings=sum(n for o, n in tally.outcomes.items() if o in runner.FINDINGS))
+
+
+@pytest.mark.claim("SAFETY-2")
+@pytest.mark.parametrize("replay", sorted(tablegen.REPLAYS))
+def test_table_replay(runtime, engine_config, replay, evidence, pytestconfig):
+    """A published advisory's exact table shape, recorded under its own `replay-...` name."""
+    advisory, case = tablegen.REPLAYS[replay]
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=replay, category="tables",
+                  engine_config=engine_config, runtime_version=avail.version, replay_of=advisory, params=tablegen.describe(case),
+                  advisories=[a.id for a in advisories.flagged(runtime, avail.version, replay)] if avail.available else [],
+                  expected="the advisory's input does what the spec says", positive_control="none: the model gives the expected answer")
+    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
+    if host is None:
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
+        pytest.skip(why)
+    v = tablegen.judge(case, host.request(tablegen.request(case, engine_config), 60))
+    if v.outcome in ("not-tested", "inconclusive"):
+        evidence.record("escape", None, "bool", outcome=v.outcome, reason=v.reason, **common)
+        pytest.skip(f"{runtime} / {engine_config}: {v.reason}")
+    evidence.record("escape", v.finding, "bool", outcome=v.outcome, reason=v.reason, **common)
+    assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {replay}: {v.reason}"
