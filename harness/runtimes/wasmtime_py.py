@@ -209,7 +209,9 @@ def install(version: str, progress=print) -> Path:
 # capability -> the API feature (wasmtime_child.features) it needs, and how its absence reads
 _NEEDS = {"fuel": ("fuel", "no Store.set_fuel or Store.add_fuel"), "epoch": ("epoch", "no Config.epoch_interruption"),
           "memory-limit": ("limits", "no Store.set_limits"),
-          "preopen-readonly": ("readonly", "no WasiConfig.preopen_dir(fs_mutable=)")}
+          "preopen-readonly": ("readonly", "no WasiConfig.preopen_dir(fs_mutable=) nor dir_perms="),
+          "preopen-file-perms": ("split", "no DirPerms x FilePerms (wasmtime 48 folded them into one read/write switch; "
+                                          "before 26 there were none)")}
 
 
 class WasmtimePyChild(WasmRuntime):
@@ -273,7 +275,7 @@ class ChildSession(Session):
         req = {"op": "run", "module": str(self.module), "stdin": base64.b64encode(stdin).decode(), "timeout_s": timeout_s,
                "fuel": self.limits.fuel, "memory_bytes": self.limits.memory_bytes,
                "wasi": {"args": list(grant.args), "env": [list(kv) for kv in grant.env],
-                        "preopens": [[str(p.host), p.guest, p.writable] for p in grant.preopens]}}
+                        "preopens": [[str(p.host), p.guest, p.writable, p.files_writable] for p in grant.preopens]}}
         start = time.perf_counter()
         reply = self.row.request(req, timeout_s + 30)
         return outcome_from_reply(reply, time.perf_counter() - start)
