@@ -143,6 +143,7 @@ class Model:
     # -- the rules
     def expect(self, op: str, a: list[int], p1: bytes, p2: bytes) -> Expect:
         """Must this call fail, given the state before it?"""
+        a = list(a) + [0] * 8
         fd = a[0] if a else -1
         if op in ("path_open", "path_readlink", "path_unlink_file", "path_remove_directory", "path_create_directory",
                   "path_filestat_get", "path_filestat_set_times"):
@@ -202,6 +203,7 @@ class Model:
         """Update the state after a call that ran (`errno` 0: it succeeded)."""
         if errno != 0:
             return
+        a = list(a) + [0] * 8
         if op == "path_open":
             d, rel, _ = self._path(a[0], p1, bool(a[1] & SYMLINK_FOLLOW))
             kind = self.tree.kind(rel) if rel else None
