@@ -141,3 +141,13 @@ def test_end_to_end_on_wasmtime_py(tmp_path):
     out = wasigen.write_reproducer(tmp_path, "wasmtime-py", "x", LAYOUTS["ro"], calls, v, extra)
     assert wasigen.load_sequence(out / "sequence.json") == (LAYOUTS["ro"], calls)
     assert "path_open" in (out / "README.txt").read_text()
+
+
+def test_mtime_of_a_read_only_file_is_a_permission_finding_not_an_escape(tree):
+    import os
+
+    before = canary.snapshot(tree.root, mtimes=True)
+    os.utime(tree.root / "a" / "file.txt", ns=(1, 1))
+    meta: list = []
+    assert wasigen.forbidden_changes(LAYOUTS["rw-dir-ro-files"], before, canary.snapshot(tree.root, mtimes=True), meta) == []
+    assert meta and "mtime" in meta[0]

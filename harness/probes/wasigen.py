@@ -279,6 +279,29 @@ def sequences(draw, n_preopens: int, max_calls: int = 10) -> list[Call]:
     return calls
 
 
+@dataclass(frozen=True)
+class Replay:
+    """A published advisory's exact call sequence, kept as a regression probe (`replay-...`),
+    apart from what the generator finds unseeded."""
+
+    layout: str
+    calls: tuple[Call, ...]
+    advisory: str
+
+
+_R, _W = 1 << 1, 1 << 6
+REPLAYS = {
+    "replay-ghsa-fm79-renumber-self": Replay("rw", (Call("fd_renumber", (3, 3)), Call("path_open", (3, 0, 0, _R, 0, 0), path1=b"file.txt")),
+                                             "GHSA-fm79-3f68-h2fc"),
+    "replay-ghsa-2r75-trunc-read-rights": Replay("rw-dir-ro-files", (Call("path_open", (3, 0, 8, _R, 0, 0), path1=b"file.txt"),),
+                                                 "GHSA-2r75-cxrj-cmph"),
+    "replay-ghsa-4ch3-link-across-perms": Replay("ro-files+rw", (
+        Call("path_link", (3, 0, 4), path1=b"file.txt", path2=b"x"),
+        Call("path_open", (4, 0, 0, _R | _W, 0, 0), path1=b"x"),
+        Call("fd_write", (1,), frozenset({0}), path1=b"X")), "GHSA-4ch3-9j33-3pmj"),  # @1: the descriptor of step 1
+}
+
+
 def encode(calls: list[Call], root: Path) -> bytes:
     return b"".join(wasicalls.encode_call(c.op, c.args, c.refs, *c.render(root)) for c in calls)
 
@@ -306,8 +329,10 @@ def _perm(layout: Layout, rel: str) -> tuple[bool, bool] | None:
     return any(g.writable for g in covering), any(g.file_write for g in covering)
 
 
-def forbidden_changes(layout: Layout, before: dict, after: dict) -> list[str]:
-    """Every change of the host tree the layout forbids, described."""
+def forbidden_changes(layout: Layout, before: dict, after: dict, metadata: list | None = None) -> list[str]:
+    """Every change of the host tree the layout forbids, described. A read-only file whose only
+    change is its mtime goes to `metadata` instead (a permission finding, not an escape: the
+    bytes are the same)."""
     out = []
     for rel in sorted(before.keys() | after.keys()):
         old, new = before.get(rel), after.get(rel)
@@ -322,8 +347,11 @@ def forbidden_changes(layout: Layout, before: dict, after: dict) -> list[str]:
         if old is None or new is None or old[0] != new[0]:
             if not entries:
                 out.append(f"in a read-only folder: {what}")
-        elif old[0] == "file" and (old[1], old[2], old[4], old[5:]) != (new[1], new[2], new[4], new[5:]) and not contents:
+        elif old[0] == "file" and (old[1], old[2], old[4]) != (new[1], new[2], new[4]) and not contents:
             out.append(f"a read-only file changed: {what}")
+        elif old[0] == "file" and old[5:] != new[5:] and not contents:
+            if metadata is not None:
+                metadata.append(f"the mtime of {rel}, a read-only file, changed")
         elif old[0] == "file" and old[3] != new[3] and not entries:
             out.append(f"link count of a file in a read-only folder: {what}")
         elif old[0] == "link" and not entries:
@@ -344,7 +372,8 @@ def judge(layout: Layout, calls: list[Call], tree: Tree, before: dict, after: di
     n = len(steps)
     text = (outcome.extra.get("error_text") or outcome.error or "") + "\n" + outcome.stderr.decode("utf-8", "replace")
     read = b"".join(s.data for s in steps) + outcome.stdout
-    changes = forbidden_changes(layout, before, after)
+    metadata: list[str] = []
+    changes = forbidden_changes(layout, before, after, metadata)
     if tree.token.encode() in read:
         return Verdict("escaped", f"the secret outside every preopen was read (step {_first_with(steps, tree.token)})", n)
     if changes:
@@ -352,12 +381,14 @@ def judge(layout: Layout, calls: list[Call], tree: Tree, before: dict, after: di
     died = _HOST_DIED.search(text)
     if outcome.signal is not None or died:
         why = f"signal {outcome.signal}" if outcome.signal is not None else died.group(0)
-        step = f"after step {n - 1} ({steps[-1].op})" if steps else "before the first step"
-        return Verdict("host-crashed", f"the engine died ({why}) {step}, at call {n}: "
-                                       f"{calls[n].describe() if n < len(calls) else '?'}", n)
+        if steps:
+            return Verdict("host-crashed", f"the engine died ({why}) after step {n - 1} ({steps[-1].op}), at call {n}: "
+                                           f"{calls[n].describe() if n < len(calls) else '?'}", n)
+        return Verdict("host-crashed", f"the engine died ({why}); the guest's report died with it, so the call is not "
+                                       f"known: {'; '.join(c.describe() for c in calls)[:300]}", n)
     if outcome.timed_out:
         return Verdict("killed", f"stopped by a deadline after {outcome.wall_s:.1f}s at call {n}", n)
-    deviations = deviations_of(layout, calls, tree, steps)
+    deviations = deviations_of(layout, calls, tree, steps) + metadata
     ended = host_ended(text)
     if not steps and not finished and not ended:
         return Verdict("inconclusive", f"the guest reported nothing: {outcome.describe()[:200]} {text.strip()[-200:]}", 0)
@@ -437,8 +468,10 @@ class Summary:
     sequences: int = 0
     calls: int = 0
     calls_run: int = 0
+    seconds: float = 0.0  # wall time of the runs, planting and judging included
 
-    def add(self, v: Verdict, calls: list[Call]) -> None:
+    def add(self, v: Verdict, calls: list[Call], seconds: float = 0.0) -> None:
+        self.seconds += seconds
         self.sequences += 1
         self.calls += len(calls)
         self.calls_run += v.calls_run
@@ -456,7 +489,10 @@ class Summary:
     def details(self) -> dict:
         worst = self.worst
         reason, calls, _ = self.first.get(worst, ("no sequence ran", [], None))
-        out = {"reason": reason, "params": "; ".join(c.describe() for c in calls)[:600], "examples": self.sequences,
+        if worst == "denied":
+            reason = f"{self.sequences} sequences, {self.calls_run} calls ran: nothing forbidden happened"
+            calls = []
+        out = {"reason": reason, "wall_s": round(self.seconds, 2), "params": "; ".join(c.describe() for c in calls)[:600], "examples": self.sequences,
                "sequences": self.sequences, "calls": self.calls, "calls_run": self.calls_run,
                "outcomes": dict(self.outcomes)}
         for o in FINDINGS:

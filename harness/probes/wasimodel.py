@@ -157,7 +157,7 @@ class Model:
             kind = self.tree.kind(rel) if rel else None
             if op in ("path_unlink_file", "path_remove_directory", "path_create_directory") and not g.writable:
                 return Expect(True, f"{op} in {g.dir}, granted read-only")
-            if op == "path_filestat_set_times" and rel and kind == "file" and not g.file_write:
+            if op == "path_filestat_set_times" and rel and kind == "file" and not g.file_write and a[4] & 0xF:
                 return Expect(True, f"{op} on {rel}, whose files are read-only")
             if op == "path_open" and rel is not None:
                 oflags, rights, fdflags = a[2], a[3], a[5]
@@ -192,7 +192,8 @@ class Model:
         if f is None or f.kind != "file" or f.grant is None:
             return Expect(False)
         g = self.grant(f)
-        writes = op in ("fd_write", "fd_pwrite") and p1 or op in ("fd_allocate", "fd_filestat_set_size", "fd_filestat_set_times")
+        writes = (op in ("fd_write", "fd_pwrite") and p1 or op in ("fd_allocate", "fd_filestat_set_size")
+                  or op == "fd_filestat_set_times" and a[3] & 0xF)
         if writes and not g.file_write:
             return Expect(True, f"{op} on a descriptor of {f.rel}, a read-only file")
         if op in ("fd_write", "fd_pwrite") and p1 and f.write_dropped:
