@@ -151,3 +151,13 @@ def test_mtime_of_a_read_only_file_is_a_permission_finding_not_an_escape(tree):
     meta: list = []
     assert wasigen.forbidden_changes(LAYOUTS["rw-dir-ro-files"], before, canary.snapshot(tree.root, mtimes=True), meta) == []
     assert meta and "mtime" in meta[0]
+
+
+def test_a_file_renamed_over_is_an_entry_change_and_a_sparse_giant_is_snapshotted(tree):
+    before = canary.snapshot(tree.root, mtimes=True)
+    (tree.root / "a" / "sub" / "inner.txt").rename(tree.root / "a" / "file.txt")
+    with open(tree.root / "a" / "big", "wb") as f:
+        f.truncate(1 << 40)
+    after = canary.snapshot(tree.root, mtimes=True)
+    assert wasigen.forbidden_changes(LAYOUTS["rw-dir-ro-files"], before, after) == []  # the folder is writable
+    assert wasigen.forbidden_changes(LAYOUTS["ro"], before, after)

@@ -344,12 +344,13 @@ def forbidden_changes(layout: Layout, before: dict, after: dict, metadata: list 
             out.append(f"outside every preopen: {what}")
             continue
         entries, contents = perm
-        if old is None or new is None or old[0] != new[0]:
+        replaced = old is not None and new is not None and old[0] == new[0] == "file" and old[6:] != new[6:]
+        if old is None or new is None or old[0] != new[0] or replaced:  # an entry added, removed or renamed over
             if not entries:
                 out.append(f"in a read-only folder: {what}")
         elif old[0] == "file" and (old[1], old[2], old[4]) != (new[1], new[2], new[4]) and not contents:
             out.append(f"a read-only file changed: {what}")
-        elif old[0] == "file" and old[5:] != new[5:] and not contents:
+        elif old[0] == "file" and old[5:6] != new[5:6] and not contents:
             if metadata is not None:
                 metadata.append(f"the mtime of {rel}, a read-only file, changed")
         elif old[0] == "file" and old[3] != new[3] and not entries:

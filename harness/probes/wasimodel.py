@@ -163,8 +163,8 @@ class Model:
                 oflags, rights, fdflags = a[2], a[3], a[5]
                 if oflags & O_CREAT and kind is None and not g.writable:
                     return Expect(True, f"path_open(O_CREAT) of {rel} in {g.dir}, granted read-only")
-                if kind == "file" and not g.file_write and (oflags & O_TRUNC or rights & WRITE_RIGHTS):
-                    how = "O_TRUNC" if oflags & O_TRUNC else f"write rights {rights & WRITE_RIGHTS:#x}"
+                if kind == "file" and not g.file_write and (oflags & O_TRUNC or rights & R_FD_WRITE):
+                    how = "O_TRUNC" if oflags & O_TRUNC else "the fd_write right"
                     return Expect(True, f"path_open({how}) of {rel}, a read-only file")
             return Expect(False)
         if op in ("path_link", "path_rename", "path_symlink"):
