@@ -330,9 +330,10 @@ def _perm(layout: Layout, rel: str) -> tuple[bool, bool] | None:
 
 
 def forbidden_changes(layout: Layout, before: dict, after: dict, metadata: list | None = None) -> list[str]:
-    """Every change of the host tree the layout forbids, described. A read-only file whose only
-    change is its mtime goes to `metadata` instead (a permission finding, not an escape: the
-    bytes are the same)."""
+    """Every change of the host tree the layout forbids, described. A file in a read-only folder
+    whose only change is its mtime goes to `metadata` instead (a permission finding, not an
+    escape: the bytes are the same; in a writable folder preview1 lets path_filestat_set_times
+    set a file's times with the folder's right)."""
     out = []
     for rel in sorted(before.keys() | after.keys()):
         old, new = before.get(rel), after.get(rel)
@@ -350,7 +351,7 @@ def forbidden_changes(layout: Layout, before: dict, after: dict, metadata: list 
                 out.append(f"in a read-only folder: {what}")
         elif old[0] == "file" and (old[1], old[2], old[4]) != (new[1], new[2], new[4]) and not contents:
             out.append(f"a read-only file changed: {what}")
-        elif old[0] == "file" and old[5:6] != new[5:6] and not contents:
+        elif old[0] == "file" and old[5:6] != new[5:6] and not contents and not entries:
             if metadata is not None:
                 metadata.append(f"the mtime of {rel}, a read-only file, changed")
         elif old[0] == "file" and old[3] != new[3] and not entries:
