@@ -172,6 +172,9 @@ TARGETS = [b"../outside/secret.txt", b"../outside", b"{root}/outside", b"/", b"f
 DATA = [b"X", b"overwritten\n", b"", b"Z" * 1000]
 
 
+EXISTING = [b"file.txt", b"sub/inner.txt", b"sub", b"in_link", b"link_out", b"nested/n.txt", b"other.txt", b"empty"]
+
+
 def paths() -> st.SearchStrategy[bytes]:
     composed = st.builds(lambda lead, segs, trail: lead + b"/".join(segs) + trail,
                          st.sampled_from([b"", b"", b"./", b"{root}/"]), st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=4),
@@ -207,6 +210,16 @@ def sequences(draw, n_preopens: int, max_calls: int = 10) -> list[Call]:
     calls: list[Call] = []
     fd_steps: list[int] = []  # steps whose result is a descriptor (a Bundle's worth)
 
+    def other(first: tuple[int, bool]) -> tuple[int, bool]:
+        """A second directory for two-directory calls: another preopen half of the time."""
+        if n_preopens > 1 and not first[1] and 3 <= first[0] < 3 + n_preopens and draw(st.booleans()):
+            return (3 + (first[0] - 3 + draw(st.integers(1, n_preopens - 1))) % n_preopens, False)
+        return fd()
+
+    def source() -> bytes:
+        """What a link or rename moves: mostly something that exists (else the call is a plain ENOENT)."""
+        return draw(st.one_of(st.sampled_from(EXISTING), paths()))
+
     def fd() -> tuple[int, bool]:
         choices = [st.sampled_from([0, 2, *range(3, 13)]).map(lambda v: (v, False))]  # not 1: the guest reports there
         if n_preopens:
@@ -229,9 +242,11 @@ def sequences(draw, n_preopens: int, max_calls: int = 10) -> list[Call]:
             a = fd()
             args = [a, a if draw(st.booleans()) else fd()]
         elif op == "path_link":
-            args, p1, p2 = [fd(), (draw(st.sampled_from([0, 1])), False), fd()], draw(paths()), draw(paths())
+            first = fd()
+            args, p1, p2 = [first, (draw(st.sampled_from([0, 1])), False), other(first)], source(), draw(paths())
         elif op == "path_rename":
-            args, p1, p2 = [fd(), fd()], draw(paths()), draw(paths())
+            first = fd()
+            args, p1, p2 = [first, other(first)], source(), draw(paths())
         elif op == "path_symlink":
             args, p1, p2 = [fd()], draw(st.sampled_from(TARGETS)), draw(paths())
         elif op == "path_readlink":
