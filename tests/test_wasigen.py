@@ -162,3 +162,9 @@ def test_a_file_renamed_over_is_an_entry_change_and_a_sparse_giant_is_snapshotte
     after = canary.snapshot(tree.root, mtimes=True)
     assert wasigen.forbidden_changes(LAYOUTS["rw-dir-ro-files"], before, after) == []  # the folder is writable
     assert wasigen.forbidden_changes(LAYOUTS["ro"], before, after)
+
+
+def test_model_trailing_slash_follows_only_in_lookups(tree):
+    m = _model("rw", tree)
+    assert m.expect("path_open", [3, 0, 2, 2, 0, 0], b"slash_link/", b"").must_fail
+    assert not m.expect("path_rename", [3, 3], b"in_link", b"slash_link/").must_fail

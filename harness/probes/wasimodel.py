@@ -65,9 +65,11 @@ class Escape(Exception):
     """The path leaves its base directory (the reason is the message)."""
 
 
-def resolve(tree: Tree, base: str, path: bytes, root: str, follow_last: bool) -> str:
+def resolve(tree: Tree, base: str, path: bytes, root: str, follow_last: bool, trailing_follows: bool = True) -> str:
     """The planted-tree path `path` names from directory `base` (never above `base`, as preview1
-    requires); raises Escape when it leaves, or ValueError when the model cannot tell."""
+    requires); raises Escape when it leaves, or ValueError when the model cannot tell. A
+    trailing `/` makes the last component followed only where `trailing_follows` (calls that
+    look a path up; engines differ on what it means for a rename's or link's new name)."""
     try:
         text = path.decode()
     except UnicodeDecodeError:
@@ -76,7 +78,7 @@ def resolve(tree: Tree, base: str, path: bytes, root: str, follow_last: bool) ->
         raise ValueError("empty or NUL")
     if text.startswith("/"):
         raise Escape(f"absolute path {text[:60]!r}")
-    trailing = text.endswith("/")
+    trailing = text.endswith("/") and trailing_follows
     parts = [p for p in text.split("/") if p not in ("", ".")]
     stack: list[str] = []
     hops = 0
@@ -125,13 +127,14 @@ class Model:
         f = self.fds.get(fd)
         return f if f is not None and f.kind == "dir" and f.rel is not None and f.grant is not None else None
 
-    def _path(self, fd: int, path: bytes, follow: bool) -> tuple[Fd | None, str | None, str]:
-        """(dir fd, resolved rel, escape reason): rel None when unknown or escaping."""
+    def _path(self, fd: int, path: bytes, follow: bool, lookup: bool = False) -> tuple[Fd | None, str | None, str]:
+        """(dir fd, resolved rel, escape reason): rel None when unknown or escaping. `lookup`:
+        a call that looks the path up (path_open, the filestat calls), where a trailing `/` follows."""
         d = self._dir(fd)
         if d is None:
             return None, None, ""
         try:
-            return d, resolve(self.tree, d.rel, path, self.root, follow), ""
+            return d, resolve(self.tree, d.rel, path, self.root, follow, lookup), ""
         except Escape as exc:
             return d, None, str(exc)
         except ValueError:
@@ -148,7 +151,7 @@ class Model:
         if op in ("path_open", "path_readlink", "path_unlink_file", "path_remove_directory", "path_create_directory",
                   "path_filestat_get", "path_filestat_set_times"):
             follow = op == "path_open" and bool(a[1] & SYMLINK_FOLLOW) or op in ("path_filestat_get", "path_filestat_set_times") and bool(a[1] & SYMLINK_FOLLOW)
-            d, rel, esc = self._path(fd, p1, follow)
+            d, rel, esc = self._path(fd, p1, follow, op in ("path_open", "path_filestat_get", "path_filestat_set_times"))
             if d is None:
                 return Expect(False)
             if esc:
@@ -206,7 +209,7 @@ class Model:
             return
         a = list(a) + [0] * 8
         if op == "path_open":
-            d, rel, _ = self._path(a[0], p1, bool(a[1] & SYMLINK_FOLLOW))
+            d, rel, _ = self._path(a[0], p1, bool(a[1] & SYMLINK_FOLLOW), True)
             kind = self.tree.kind(rel) if rel else None
             if rel and kind is None and a[2] & O_CREAT:
                 self.tree.files.add(rel)
