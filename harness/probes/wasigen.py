@@ -154,7 +154,8 @@ class Call:
 
     def describe(self) -> str:
         args = ", ".join(f"@{v}" if k in self.refs else hex(v) if v > 9 else str(v) for k, v in enumerate(self.args))
-        paths = ", ".join(repr(p)[1:] for p in (self.path1, self.path2) if p)
+        two = self.op in ("path_link", "path_rename", "path_symlink")
+        paths = ", ".join(repr(p)[1:] for p in ((self.path1, self.path2) if two else (self.path1,)) if p or two)
         return f"{self.op}({args}{', ' if args and paths else ''}{paths})"
 
 
@@ -547,8 +548,9 @@ def write_reproducer(report_dir: Path, runtime: str, version: str, layout: Layou
         f"preopens in fd order from 3: {', '.join(f'{g.dir} {_grant_word(g)}' for g in layout.grants) or 'none'}\n"
         f"calls:\n" + "".join(f"  {i}: {c.describe()}\n" for i, c in enumerate(calls)) +
         f"\nreplay: python -m harness.probes.wasigen replay {out}/sequence.json --runtime {runtime.replace('@', '==')}\n"
-        f"(plants the tree under {extra.get('root')} again; sequence.wat is the same calls with the input baked in,\n"
-        f"whose paths name that root)\n")
+        f"(plants a fresh tree: the paths in sequence.json are templates, {{root}} its folder). sequence.wat is the\n"
+        f"same calls with the input baked in, its paths rendered for the tree that ran, {extra.get('root')}\n"
+        f"(harness.probes.wasigen.plant(Path(that)) plants it there again).\n")
     return out
 
 
