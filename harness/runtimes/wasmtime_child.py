@@ -176,12 +176,14 @@ def _maxrss_kb() -> int:
 
 def _preopen(wasi, host, guest, writable, files_writable):
     """One preopen with the permissions this version can express (the parent only asks a
-    read-only one of a version with `readonly`, and a split one of a version with `split`)."""
+    read-only one of a version with `readonly`, and a split one of a version with `split`);
+    read-only files in a writable folder without `split` make the whole folder read-only (the
+    guest gets less than asked, never more)."""
     if FEATURES["split"]:
         wasi.preopen_dir(host, guest, dir_perms=wasmtime.DirPerms.READ_WRITE if writable else wasmtime.DirPerms.READ_ONLY,
                          file_perms=wasmtime.FilePerms.READ_WRITE if files_writable else wasmtime.FilePerms.READ_ONLY)
     elif FEATURES["readonly"]:
-        wasi.preopen_dir(host, guest, fs_mutable=writable)
+        wasi.preopen_dir(host, guest, fs_mutable=writable and files_writable)
     else:
         wasi.preopen_dir(host, guest)
 

@@ -131,11 +131,12 @@ class WasmtimePySession(Session):
 
 
 def _grant(wasi: wasmtime.WasiConfig, setup: WasiSetup) -> None:
-    """Extra argv, env and preopens (read-only ones through fs_mutable=False)."""
+    """Extra argv, env and preopens (read-only ones through fs_mutable=False; read-only files in
+    a writable folder, which this version cannot grant, make the folder read-only: less, never more)."""
     wasi.argv = ["module.wasm", *setup.args]
     wasi.env = [list(kv) for kv in setup.env]
     for p in setup.preopens:
-        wasi.preopen_dir(str(p.host), p.guest, fs_mutable=p.writable)
+        wasi.preopen_dir(str(p.host), p.guest, fs_mutable=p.writable and p.files_writable is not False)
 
 
 def _linear_memory_kb(store, instance) -> int | None:
