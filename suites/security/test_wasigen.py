@@ -38,6 +38,13 @@ MAX_CALLS = {"quick": 6, "default": 12, "thorough": 20}
 SHRINK_EXAMPLES = {"quick": 40, "default": 200, "thorough": 500}
 
 
+def _findings_root(config):
+    """Where this run's reports go (reproducers under its findings/), or None (no suite run)."""
+    from harness.plugin import _report_dir
+
+    return _report_dir(config)
+
+
 def _host(rt):
     """The row that runs the guests: the in-process wasmtime-py through its child process."""
     return rt.child() if callable(getattr(rt, "child", None)) else rt
@@ -105,7 +112,7 @@ def test_generated_wasi(runtime, layout, evidence, scale, pytestconfig):
         session.close()
         details = summary.details()
         written = {}
-        report_dir = pytestconfig.getoption("report_dir")
+        report_dir = _findings_root(pytestconfig)
         if report_dir:
             for outcome, (calls, v, extra) in found.items():
                 written[outcome] = str(wasigen.write_reproducer(report_dir, runtime, avail.version, lay, calls, v, extra))
@@ -179,7 +186,7 @@ def test_wasi_replay(runtime, replay, evidence, pytestconfig):
         v, extra = wasigen.run_sequence(session, lay, list(r.calls))
     finally:
         session.close()
-    report_dir = pytestconfig.getoption("report_dir")
+    report_dir = _findings_root(pytestconfig)
     written = (str(wasigen.write_reproducer(report_dir, runtime, avail.version, lay, list(r.calls), v, extra))
                if report_dir and v.outcome in wasigen.FINDINGS else None)
     outcome = v.outcome if v.outcome != "spec-deviation" else "denied"
