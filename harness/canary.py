@@ -97,9 +97,25 @@ class Listener:
         self.sock.close()
 
 
-def _snapshot(root: Path) -> dict[str, tuple]:
-    """What a folder holds, by relative path: type, size, content hash, link count, link target
-    (times are left out: a read changes atime)."""
+HASH_WHOLE = 1 << 20  # larger files (a guest can make a sparse TiB one) are hashed by their ends
+
+
+def _digest(p: Path, size: int) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        if size <= HASH_WHOLE:
+            h.update(f.read())
+        else:
+            h.update(f.read(HASH_WHOLE // 2))
+            f.seek(size - HASH_WHOLE // 2)
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def snapshot(root: Path, mtimes: bool = False) -> dict[str, tuple]:
+    """What a folder holds, by relative path: type, size, content hash, link count, link target,
+    and with `mtimes` a file's modification time and inode (so a file changed in place is told
+    from one replaced by a rename); access times are left out (a read changes them)."""
     snap = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         for name in dirnames + filenames:
@@ -111,8 +127,8 @@ def _snapshot(root: Path) -> dict[str, tuple]:
             elif p.is_dir():
                 snap[rel] = ("dir", st.st_mode & 0o7777)
             else:
-                digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
-                snap[rel] = ("file", st.st_size, digest, st.st_nlink, st.st_mode & 0o7777)
+                digest = _digest(p, st.st_size) if p.is_file() else ""
+                snap[rel] = ("file", st.st_size, digest, st.st_nlink, st.st_mode & 0o7777) + ((st.st_mtime_ns, st.st_ino) if mtimes else ())
     return snap
 
 
@@ -188,7 +204,7 @@ class Canaries:
         if content != self.write_original:
             hits.append(Hit("write-target", f"{self.target} changed: {content[:60]!r}"))
         for name, folder in (("outside-dir", self.outside), ("readonly-dir", self.ro)):
-            now = _snapshot(folder)
+            now = snapshot(folder)
             if now != self._before[name]:
                 hits.append(Hit(name, f"{folder} changed: {_diff(self._before[name], now)}"))
         if not self.listener.alive():  # also waits until the guest's connections are recorded
@@ -232,5 +248,5 @@ def plant(base: Path | None = None) -> Canaries:
         shutil.rmtree(root, ignore_errors=True)
         raise
     c = Canaries(root, secret_token, env_name, env_token, listener, write_original)
-    c._before = {"outside-dir": _snapshot(c.outside), "readonly-dir": _snapshot(c.ro)}
+    c._before = {"outside-dir": snapshot(c.outside), "readonly-dir": snapshot(c.ro)}
     return c

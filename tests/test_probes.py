@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from harness import advisories, canary, claims
 from harness.outcome import Outcome
-from harness.probes import PROBES, memgen, probe, runner, tablegen
+from harness.probes import PROBES, memgen, probe, runner, tablegen, wasigen
 from harness.probes import params as P
 from harness.probes.guests import build_guest, source_path, wat_text
 from harness.runtimes import RUNTIMES, Limits, Preopen, WasiSetup
@@ -188,7 +188,8 @@ def test_advisories_flag_versions_in_range(tmp_path):
     assert "GHSA-fm79-3f68-h2fc" in [a.id for a in advisories.flagged("wasmtime-py", "30.0.2")]
     assert advisories.flagged("node-wasi", "garbage") == []
     for a in advisories.table():
-        assert set(a.probes) <= {p.name for p in PROBES} | {memgen.PROBE_NAME, tablegen.PROBE_NAME} | set(memgen.REPLAYS) | set(tablegen.REPLAYS), a.id
+        assert set(a.probes) <= ({p.name for p in PROBES} | {memgen.PROBE_NAME, tablegen.PROBE_NAME, wasigen.PROBE_NAME}
+                                 | set(memgen.REPLAYS) | set(tablegen.REPLAYS) | set(wasigen.REPLAYS)), a.id
         assert set(a.runtimes) <= set(RUNTIMES), a.id
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {id: X, runtimes: [node-wasi], affected: ['~~1'], summary: s}\n")

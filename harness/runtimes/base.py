@@ -23,11 +23,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class Preopen:
-    """A host directory the guest may reach under `guest` (read-only where the runtime can say so)."""
+    """A host directory the guest may reach under `guest` (read-only where the runtime can say so).
+    `files_writable` False with `writable` True: the folder's entries may change but its files'
+    contents may not (capability "preopen-file-perms"); None: as `writable`."""
 
     host: Path
     guest: str
     writable: bool = True
+    files_writable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ class WasmRuntime(abc.ABC):
     # Known capabilities (harness.runtimes.conformance.KNOWN; the behavioural ones are checked
     # there): in-process, fuel (an instruction budget stops the guest), epoch (a wall-clock
     # deadline of the runtime's own stops it), memory-limit, preopen, preopen-readonly,
-    # foreign-arch, sockets, wasi-nn, component (runs WASI 0.2 components), network-grant
+    # preopen-file-perms (Preopen.files_writable), preopen-same-name (only a folder under its own host
+    # path: Preopen.guest == str(Preopen.host)), foreign-arch, sockets, wasi-nn, component (runs WASI 0.2 components), network-grant
     # (WasiSetup.network opens the host network to the guest)
     capabilities: ClassVar[frozenset[str]]
 

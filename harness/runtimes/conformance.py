@@ -17,7 +17,8 @@ from harness.toolchain import build_c_file, host_arch
 
 GUEST_SOURCE = Path(__file__).with_name("guests") / "capcheck.c"
 KNOWN = frozenset({"in-process", "fuel", "epoch", "memory-limit", "preopen", "preopen-readonly", "foreign-arch",
-                   "sockets", "wasi-nn", "component", "network-grant"})
+                   "sockets", "wasi-nn", "component", "network-grant", "preopen-file-perms",
+                   "preopen-same-name"})
 DEADLINE_S = 1.0
 MEMORY_LIMIT = 64 << 20  # above the initial 16 MiB zig gives a wasm32-wasi module
 GROW_TO_PAGES = 4096  # 256 MiB: far past the limit

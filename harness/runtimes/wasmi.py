@@ -4,7 +4,8 @@ Its CLI meters fuel (`--fuel N`) but has no time or memory limit, and `--dir PAT
 a directory only under its own host path: it cannot give a guest `/rw` for a temporary
 folder. Such a preopen is left out (the guest gets less, never more, than asked) and the
 outcome says so (`extra["preopens_not_granted"]` and a first stderr line); "preopen" is not
-declared, so nothing that needs one counts on it."""
+declared, so nothing that needs one counts on it; "preopen-same-name" is (a folder under its
+own host path, what the generated WASI probes ask for)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class Wasmi(CargoCliRuntime):
     engine = "wasmi"
     mode = "interp"
     executable = "wasmi"
-    capabilities = frozenset({"fuel"})
+    capabilities = frozenset({"fuel", "preopen-same-name"})
     trap_pattern = re.compile(r"Error: (?:failed during execution of [^:]*|failed to instantiate and start the Wasm module): "
                               r"([^\n]+)")
     session_class = WasmiSession

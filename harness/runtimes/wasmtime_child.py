@@ -9,7 +9,9 @@ is not tested and why:
   fuel      Store.set_fuel (>= 13) | Store.add_fuel (older)
   limits    Store.set_limits (memory cap)                  -- missing before ~8
   stdio     WasiConfig.stdout_custom | stdout_file to a temp file
-  readonly  WasiConfig.preopen_dir(..., fs_mutable=False)  -- missing before ~26
+  readonly  WasiConfig.preopen_dir(..., fs_mutable=False) (>= 48) or dir_perms=/file_perms= (26 .. 47)
+  split     DirPerms x FilePerms given apart (a writable folder of read-only files): 26 .. 47 only;
+            wasmtime 48 folded both into one read/write switch
   epoch     Config.epoch_interruption + Store.set_epoch_deadline
 Requests (one JSON object per line): info, run (a WASI command), memprobe (one export, a
 canary Store and a host buffer beside it), invoke (exports of a fuzzed module), invoke_batch
@@ -56,14 +58,17 @@ def features() -> dict:
     wasi_attrs = set(dir(wasmtime.WasiConfig))
     cfg_attrs = set(dir(wasmtime.Config))
     try:
-        readonly = "fs_mutable" in inspect.signature(wasmtime.WasiConfig.preopen_dir).parameters
+        params = inspect.signature(wasmtime.WasiConfig.preopen_dir).parameters
     except (TypeError, ValueError):
-        readonly = False
+        params = {}
+    split = "file_perms" in params and hasattr(wasmtime, "DirPerms") and hasattr(wasmtime, "FilePerms")
+    readonly = "fs_mutable" in params or split
     return {
         "fuel": "set_fuel" if "set_fuel" in store_attrs else "add_fuel" if "add_fuel" in store_attrs else None,
         "limits": "set_limits" in store_attrs,
         "stdio": "custom" if "stdout_custom" in wasi_attrs else "file",
         "readonly": readonly,
+        "split": split,
         "epoch": "epoch_interruption" in cfg_attrs and "set_epoch_deadline" in store_attrs,
         "config_knobs": sorted(a for a in cfg_attrs if not a.startswith("_")),
     }
@@ -247,6 +252,20 @@ def _maxrss_kb() -> int:
 
 # -- requests --------------------------------------------------------------------------------
 
+def _preopen(wasi, host, guest, writable, files_writable):
+    """One preopen with the permissions this version can express (the parent only asks a
+    read-only one of a version with `readonly`, and a split one of a version with `split`);
+    read-only files in a writable folder without `split` make the whole folder read-only (the
+    guest gets less than asked, never more)."""
+    if FEATURES["split"]:
+        wasi.preopen_dir(host, guest, dir_perms=wasmtime.DirPerms.READ_WRITE if writable else wasmtime.DirPerms.READ_ONLY,
+                         file_perms=wasmtime.FilePerms.READ_WRITE if files_writable else wasmtime.FilePerms.READ_ONLY)
+    elif FEATURES["readonly"]:
+        wasi.preopen_dir(host, guest, fs_mutable=writable and files_writable)
+    else:
+        wasi.preopen_dir(host, guest)
+
+
 def op_info(req):
     return {"version": _version(), "features": FEATURES, "pid": os.getpid()}
 
@@ -262,11 +281,8 @@ def op_run(req):
     grant = req.get("wasi") or {}
     wasi.argv = ["module.wasm", *grant.get("args", [])]
     wasi.env = [list(kv) for kv in grant.get("env", [])]
-    for host, guest, writable in grant.get("preopens", []):
-        if FEATURES["readonly"]:
-            wasi.preopen_dir(host, guest, fs_mutable=writable)
-        else:
-            wasi.preopen_dir(host, guest)
+    for host, guest, writable, *files in grant.get("preopens", []):
+        _preopen(wasi, host, guest, writable, files[0] if files and files[0] is not None else writable)
     tmp = tempfile.mkdtemp(prefix="wc-child-")
     stdin_path, out_path, err_path = (os.path.join(tmp, n) for n in ("in", "out", "err"))
     with open(stdin_path, "wb") as f:

@@ -163,11 +163,12 @@ class WasmtimePySession(Session):
 
 
 def _grant(wasi: wasmtime.WasiConfig, setup: WasiSetup) -> None:
-    """Extra argv, env and preopens (read-only ones through fs_mutable=False)."""
+    """Extra argv, env and preopens (read-only ones through fs_mutable=False; read-only files in
+    a writable folder, which this version cannot grant, make the folder read-only: less, never more)."""
     wasi.argv = ["module.wasm", *setup.args]
     wasi.env = [list(kv) for kv in setup.env]
     for p in setup.preopens:
-        wasi.preopen_dir(str(p.host), p.guest, fs_mutable=p.writable)
+        wasi.preopen_dir(str(p.host), p.guest, fs_mutable=p.writable and p.files_writable is not False)
 
 
 def _linear_memory_kb(store, instance) -> int | None:
@@ -241,7 +242,9 @@ def install(version: str, progress=print) -> Path:
 # capability -> the API feature (wasmtime_child.features) it needs, and how its absence reads
 _NEEDS = {"fuel": ("fuel", "no Store.set_fuel or Store.add_fuel"), "epoch": ("epoch", "no Config.epoch_interruption"),
           "memory-limit": ("limits", "no Store.set_limits"),
-          "preopen-readonly": ("readonly", "no WasiConfig.preopen_dir(fs_mutable=)")}
+          "preopen-readonly": ("readonly", "no WasiConfig.preopen_dir(fs_mutable=) nor dir_perms="),
+          "preopen-file-perms": ("split", "no DirPerms x FilePerms (wasmtime 48 folded them into one read/write switch; "
+                                          "before 26 there were none)")}
 
 
 class WasmtimePyChild(WasmRuntime):
@@ -305,7 +308,7 @@ class ChildSession(Session):
         req = {"op": "run", "module": str(self.module), "stdin": base64.b64encode(stdin).decode(), "timeout_s": timeout_s,
                "fuel": self.limits.fuel, "memory_bytes": self.limits.memory_bytes,
                "wasi": {"args": list(grant.args), "env": [list(kv) for kv in grant.env],
-                        "preopens": [[str(p.host), p.guest, p.writable] for p in grant.preopens]}}
+                        "preopens": [[str(p.host), p.guest, p.writable, p.files_writable] for p in grant.preopens]}}
         start = time.perf_counter()
         reply = self.row.request(req, timeout_s + 30)
         return outcome_from_reply(reply, time.perf_counter() - start)

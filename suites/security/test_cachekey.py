@@ -1,0 +1,38 @@
+"""SAFETY-2: state that outlives a run. A module overwritten in place (same size, same mtime)
+must run as itself on every engine row, whatever the engine caches (harness.probes.cachekey).
+A row that runs the old code is recorded as an escape (code nobody gave the guest ran); under
+the current wasmtime-py or the wasmtime CLI it fails the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.probes import cachekey
+from harness.runtimes import RUNTIMES
+from harness.toolchain import host_arch
+
+MUST_HOLD = ("wasmtime-py", "wasmtime-cli")
+
+
+@pytest.mark.claim("SAFETY-2")
+def test_cache_keyed_by_content(runtime, evidence, pytestconfig, tmp_path):
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=cachekey.PROBE_NAME,
+                  category="persistent-state", runtime_version=avail.version, engine_config="default",
+                  engine_cache=cachekey.CACHING.get(runtime, "none known (the check runs anyway)"),
+                  expected="a module overwritten in place with the same size and mtime runs as itself",
+                  positive_control="the first run must print the first module's letter")
+    if not avail.available:
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=avail.reason, **common)
+        pytest.skip(f"{runtime}: {avail.reason}")
+    r = cachekey.check(rt, tmp_path)
+    outcome = {"denied": "denied", "stale-code": "escaped", "inconclusive": "not-tested"}[r.outcome]
+    evidence.record("escape", None if outcome == "not-tested" else int(outcome == "escaped"), "bool", outcome=outcome,
+                    reason=r.reason, first_run=r.first, second_run=r.second, **common)
+    assert not (r.outcome == "stale-code" and runtime in MUST_HOLD), f"{runtime}: {r.reason}"
+    if r.outcome == "inconclusive":
+        pytest.skip(f"{runtime}: {r.reason}")
