@@ -349,3 +349,15 @@ def test_summary_has_decisions_and_scorecard(rendered):
     md = (rendered[0] / "summary.md").read_text()
     assert "## Decisions per workload" in md and "### sha256" in md and "## Runtime scorecard" in md
     assert "| wasm · wasmtime-py 50.0.1 | 6,105 |" in md
+
+
+def test_page_shows_what_generated_probes_exercised(doc, tmp_path):
+    """A row's "held" is shown with the instruction families and opcodes its examples drew."""
+    d = copy.deepcopy(doc)
+    d["records"].append({"suite": "security", "test": "t", "claim": "SAFETY-2", "workload": None, "form": "wasm",
+                         "runtime": "wasmtime-py", "arch": "x86_64", "metric": "escape", "value": 0, "unit": "bool",
+                         "outcome": "denied", "details": {"runtime_version": "51.0.0", "engine_config": "pooling",
+                         "coverage": {"families": {"load": 40, "simd": 12}, "opcodes": {"f64.copysign": 31, "align=1": 57}}}})
+    page = write_report(d, tmp_path).read_text()
+    assert "What the generated probes exercised" in page
+    assert "wasmtime-py@51.0.0 [pooling]: load 40, simd 12; 2 distinct opcodes (most drawn: align=1 57, f64.copysign 31)" in page

@@ -10,6 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from harness import judgement
 from harness.report.charts import details_of, fmt, is_emulated, number
 
 VERDICT_COLOURS = {"supported": "#1a7f37", "partly-supported": "#9a6700", "refuted": "#cf222e", "not-tested": "#6e7781",
@@ -76,6 +77,21 @@ def enable_hint(claim: dict, skip_reasons: list[str]) -> str:
     return f"provide what the skip reason names, then re-run pytest --suite {suite}"
 
 
+def exercised(recs: list[dict], top: int = 8) -> list[dict]:
+    """Per row, what the generated probes drew (their records' `details.coverage`: instruction
+    families and opcodes with counts), so a reader sees what a "held" rests on."""
+    rows: dict[str, dict[str, Counter]] = {}
+    for r in recs:
+        cov = details_of(r).get("coverage")
+        if not isinstance(cov, dict):
+            continue
+        row = rows.setdefault(judgement.row_of(r), {"families": Counter(), "opcodes": Counter()})
+        for key in ("families", "opcodes"):
+            row[key].update({str(k): int(n) for k, n in (cov.get(key) or {}).items() if isinstance(n, (int, float))})
+    return [{"row": name, "families": dict(c["families"].most_common()), "opcodes": len(c["opcodes"]),
+             "top": dict(c["opcodes"].most_common(top))} for name, c in sorted(rows.items())]
+
+
 def verdict_rows(doc: dict, grouped: dict[str, list[dict]]) -> list[dict]:
     rows = []
     for c in doc.get("claims", []):
@@ -88,7 +104,7 @@ def verdict_rows(doc: dict, grouped: dict[str, list[dict]]) -> list[dict]:
             "rule_text": f"rule {rule.get('name', '?')} on metric {rule.get('metric', '?')}" + (f", {params}" if params else ""),
             "colour": VERDICT_COLOURS.get(c["verdict"], "#6e7781"),
             "label": c.get("label") or c["verdict"], "coverage": c.get("coverage") or {},
-            "partial": bool((c.get("coverage") or {}).get("partial")),
+            "partial": bool((c.get("coverage") or {}).get("partial")), "exercised": exercised(recs),
             "forms": _tested_on(recs, "form"), "runtimes": _tested_on(recs, "runtime"),
             "arches": _tested_on(recs, "arch"), "machines": _tested_on(recs, "machine"),
             "emulated": sorted({str(r.get("arch")) for r in recs if is_emulated(r)}),

@@ -1,5 +1,7 @@
 """SAFETY-2: state that outlives a run. A module overwritten in place (same size, same mtime)
-must run as itself on every engine row, whatever the engine caches (harness.probes.cachekey).
+must run as itself on every engine row, whatever the engine caches (harness.probes.cachekey);
+a network grant given at a runtime's prompt must not reach another module written over the
+same path (harness.probes.grantstate).
 A row that runs the old code is recorded as an escape (code nobody gave the guest ran); under
 the current wasmtime-py or the wasmtime CLI it fails the test."""
 
@@ -7,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.probes import cachekey
+from harness.probes import cachekey, grantstate, probe
+from harness.probes.guests import build_guest
 from harness.runtimes import RUNTIMES
-from harness.toolchain import host_arch
+from harness.toolchain import BuildError, ToolMissing, host_arch
 
 MUST_HOLD = ("wasmtime-py", "wasmtime-cli")
 
@@ -34,5 +37,36 @@ def test_cache_keyed_by_content(runtime, evidence, pytestconfig, tmp_path):
     evidence.record("escape", None if outcome == "not-tested" else int(outcome == "escaped"), "bool", outcome=outcome,
                     reason=r.reason, first_run=r.first, second_run=r.second, **common)
     assert not (r.outcome == "stale-code" and runtime in MUST_HOLD), f"{runtime}: {r.reason}"
+    if r.outcome == "inconclusive":
+        pytest.skip(f"{runtime}: {r.reason}")
+
+
+@pytest.mark.claim("SAFETY-2")
+def test_grant_does_not_outlive_its_module(runtime, evidence, pytestconfig):
+    """A network grant given at the runtime's prompt to one module must not reach another module
+    written over the same path (harness.probes.grantstate; the prompt driven through a pty)."""
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    rt = RUNTIMES[runtime]
+    avail = rt.availability(host_arch())
+    common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=grantstate.PROBE_NAME,
+                  category="persistent-state", runtime_version=avail.version, engine_config="default",
+                  expected="a module written over a granted one's path runs without the network",
+                  positive_control="the first module, granted at the prompt, reaches the listener")
+    if runtime not in grantstate.PROMPTS:
+        pytest.skip(f"{runtime} asks for no grant at a terminal: no stored grant to outlive a run")
+    if not avail.available:
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=avail.reason, **common)
+        pytest.skip(f"{runtime}: {avail.reason}")
+    guest = probe(grantstate.GUEST)
+    try:
+        wasm = build_guest(guest, "wasm32-wasi")
+    except (BuildError, ToolMissing) as exc:
+        pytest.fail(f"{guest.name} did not build: {exc}", pytrace=False)
+    r = grantstate.check(rt, wasm, guest, host_arch())
+    value = None if r.outcome == "inconclusive" else int(r.outcome == "escaped")
+    evidence.record("escape", value, "bool", outcome=r.outcome, reason=r.reason, control=r.control, second_run=r.second,
+                    **common)
     if r.outcome == "inconclusive":
         pytest.skip(f"{runtime}: {r.reason}")
