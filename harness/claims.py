@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from harness import advisories, judgement
+from harness import judgement
 
 VERDICTS = ("supported", "partly-supported", "refuted", "inconclusive", "not-tested")
 CLAIMS_FILE = Path(__file__).with_name("claims.yaml")

@@ -78,6 +78,12 @@ def _wat2wasm(probe: Probe, text: str) -> bytes:
         raise BuildError(f"probe {probe.name}: {probe.source}.wat does not assemble: {exc}") from None
 
 
+def assemble(text: str, name: str) -> str:
+    """A generated module's WAT (memgen, simdgen, tablegen), assembled once and cached by its
+    content hash as cache/probes/<hash>/<name>.wasm; returns the path."""
+    return str(_cached(text.encode(), f"{name}.wasm", lambda: wasmtime.wat2wasm(text)))
+
+
 def _cached(key: bytes, name: str, make) -> Path:
     """cache/probes/<hash of key>/<name>, made (atomically) on the first call."""
     out = cache_root() / "probes" / hashlib.sha256(key).hexdigest()[:16] / name

@@ -25,17 +25,16 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from hypothesis import strategies as st
 
+from harness.probes import guests
 from harness.probes import memmodel as mm
 from harness.runtimes.wasmtime_child import HOST_BUFFER, TENANT_GROW_PAGES, diffs, fill
 from harness.runtimes.wasmtime_py import CONFIGS
-from harness.toolchain import cache_root
 
 PROBE_NAME = "mem-generated"  # the name records and advisories.yaml use
 N_PARAMS = 3
@@ -409,16 +408,7 @@ def render(acc: mm.Access) -> str:
 
 def build(acc: mm.Access) -> str:
     """The module's path (assembled once, cached by content hash)."""
-    import wasmtime
-
-    text = render(acc)
-    out = cache_root() / "memprobes" / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.wasm"
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(wasmtime.wat2wasm(text))
-        tmp.replace(out)
-    return str(out)
+    return guests.assemble(render(acc), "memprobe")
 
 
 def request(acc: mm.Access, args, nonce: bytes, secret: bytes, config: str, timeout_s: float = 10.0) -> dict:

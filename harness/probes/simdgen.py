@@ -12,15 +12,13 @@ may return any NaN); everything else must match bit for bit. A wrong lane is a m
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
 
+from harness.probes import guests
 from harness.probes import memmodel as mm
-from harness.toolchain import cache_root
 
 PROBE_NAME = "simd-generated"
 M64 = mm.M64
@@ -259,16 +257,7 @@ def args(case: Case) -> list[int]:
 
 
 def build(case: Case) -> str:
-    import wasmtime
-
-    text = render(case)
-    out = cache_root() / "simdprobes" / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.wasm"
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(wasmtime.wat2wasm(text))
-        tmp.replace(out)
-    return str(out)
+    return guests.assemble(render(case), "simdprobe")
 
 
 def describe(case: Case) -> str:

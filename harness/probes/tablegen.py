@@ -11,13 +11,12 @@ finding: the guest took the host down.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from harness.toolchain import cache_root
+from harness.probes import guests
+
 
 PROBE_NAME = "table-generated"
 M32, M64 = (1 << 32) - 1, (1 << 64) - 1
@@ -106,16 +105,15 @@ def render(case: Case) -> str:
 
 
 def build(case: Case) -> str:
-    import wasmtime
+    return guests.assemble(render(case), "tableprobe")
 
-    text = render(case)
-    out = cache_root() / "tableprobes" / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.wasm"
-    if not out.is_file():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(wasmtime.wat2wasm(text))
-        tmp.replace(out)
-    return str(out)
+
+# table.grow runs under a store limit on table elements, as a deployment sets one: the spec lets
+# the grow fail (-1), and without a limit the engine allocates (and zero-fills) whatever the guest
+# asks, up to tens of GiB, until the machine's OOM killer ends it (seen with an i64 externref
+# table grown by 2^33 elements). Instantiation stays unlimited: a table too large for the host
+# must be refused there by the engine itself (GHSA-p8xm-42r7-89xg).
+GROW_TABLE_ELEMENTS = 1 << 22
 
 
 def request(case: Case, config: str, timeout_s: float = 10.0) -> dict:
@@ -123,7 +121,8 @@ def request(case: Case, config: str, timeout_s: float = 10.0) -> dict:
     from harness.runtimes.wasmtime_py import CONFIGS
 
     knobs = [dict(k, wasm_memory64=True) for k in CONFIGS[config]] if case.table.index == "i64" else CONFIGS[config]
-    return {"op": "call", "module": build(case), "args": [], "timeout_s": timeout_s, "config": {"name": config, "knobs": knobs}}
+    req = {"op": "call", "module": build(case), "args": [], "timeout_s": timeout_s, "config": {"name": config, "knobs": knobs}}
+    return req | ({"table_elements": GROW_TABLE_ELEMENTS} if case.op == "table.grow" else {})
 
 
 @dataclass(frozen=True)

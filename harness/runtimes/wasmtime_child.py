@@ -200,7 +200,7 @@ def applied(config: dict) -> dict:
     return _APPLIED[json.dumps(config, sort_keys=True)]
 
 
-def new_store(eng, fuel, timeout_s, memory_bytes):
+def new_store(eng, fuel, timeout_s, memory_bytes, table_elements=None):
     store = wasmtime.Store(eng)
     if FEATURES["fuel"] == "set_fuel":
         store.set_fuel(fuel if fuel is not None else 2**63 - 1)
@@ -208,8 +208,9 @@ def new_store(eng, fuel, timeout_s, memory_bytes):
         store.add_fuel(fuel if fuel is not None else 2**63 - 1)
     if FEATURES["epoch"]:
         store.set_epoch_deadline(max(1, int(timeout_s / EPOCH_TICK_S)))
-    if FEATURES["limits"] and memory_bytes:
-        store.set_limits(memory_size=memory_bytes)
+    if FEATURES["limits"] and (memory_bytes or table_elements):
+        store.set_limits(**({"memory_size": memory_bytes} if memory_bytes else {}),
+                         **({"table_elements": table_elements} if table_elements else {}))
     return store
 
 
@@ -479,7 +480,7 @@ def op_call(req):
     results (as bits), or the trap, or the error (the value probes: harness.probes.simdgen)."""
     eng = engine(req.get("config") or {})
     module = _module(eng, req["module"])
-    store = new_store(eng, None, req["timeout_s"], None)
+    store = new_store(eng, None, req["timeout_s"], None, req.get("table_elements"))
     res = {"results": None, "trap": None, "error": None, "applied": applied(req.get("config") or {})}
     try:
         inst = wasmtime.Instance(store, module, [])

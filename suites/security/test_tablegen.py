@@ -31,6 +31,7 @@ def test_generated_tables(runtime, engine_config, evidence, scale, pytestconfig)
     rt = RUNTIMES[runtime]
     avail = rt.availability(host_arch())
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=tablegen.PROBE_NAME, category="tables",
+                  grow_table_elements_limit=tablegen.GROW_TABLE_ELEMENTS,
                   engine_config=engine_config, runtime_version=avail.version,
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, tablegen.PROBE_NAME)] if avail.available else [],
                   expected="every table instruction does what the spec says; no declaration takes the host down",
