@@ -15,8 +15,8 @@ Per claim a verdict carries its **coverage**: which of the rows that the run sel
 rows than were selected says so (`supported (1 of 3 rows; 2 not tested)`) and is `partial`, which a
 policy rule does not accept unless it says so.
 
-Finding words are one vocabulary. The first three count against a sandbox row (an effect outside
-the guest was observed, or the host died); the others are listed beside the verdict:
+Finding words are one vocabulary (below): AGAINST_ROW count against a sandbox row (an effect
+outside the guest was observed, or the host died); LISTED are shown beside the verdict.
 """
 
 from __future__ import annotations
