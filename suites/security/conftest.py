@@ -6,9 +6,12 @@ a row is never asked for a configuration it does not have."""
 
 from __future__ import annotations
 
+import pytest
+
 from harness.difffuzz import engine_configs
 from harness.plugin import selected_runtimes
 from harness.runtimes import RUNTIMES
+from harness.toolchain import host_arch
 
 
 def pytest_generate_tests(metafunc):
@@ -21,3 +24,14 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(["runtime", "engine_config"], pairs, ids=[f"{r}-{c}" for r, c in pairs])
     else:
         metafunc.parametrize("runtime", rows)
+
+
+@pytest.fixture
+def wasm_row(runtime, pytestconfig):
+    """(adapter, availability) of this test's Wasm runtime row; skips when --form leaves wasm out.
+    A row that is not available is for the test to record as not tested, with the reason."""
+    forms = pytestconfig.getoption("form")
+    if forms and "wasm" not in forms:
+        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
+    rt = RUNTIMES[runtime]
+    return rt, rt.availability(host_arch())

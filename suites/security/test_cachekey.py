@@ -11,19 +11,14 @@ import pytest
 
 from harness.probes import cachekey, grantstate, probe
 from harness.probes.guests import build_guest
-from harness.runtimes import RUNTIMES
 from harness.toolchain import BuildError, ToolMissing, host_arch
 
 MUST_HOLD = ("wasmtime-py", "wasmtime-cli")
 
 
 @pytest.mark.claim("SAFETY-2")
-def test_cache_keyed_by_content(runtime, evidence, pytestconfig, tmp_path):
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+def test_cache_keyed_by_content(runtime, evidence, wasm_row, tmp_path):
+    rt, avail = wasm_row
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=cachekey.PROBE_NAME,
                   category="persistent-state", runtime_version=avail.version, engine_config="default",
                   engine_cache=cachekey.CACHING.get(runtime, "none known (the check runs anyway)"),
@@ -42,14 +37,10 @@ def test_cache_keyed_by_content(runtime, evidence, pytestconfig, tmp_path):
 
 
 @pytest.mark.claim("SAFETY-2")
-def test_grant_does_not_outlive_its_module(runtime, evidence, pytestconfig):
+def test_grant_does_not_outlive_its_module(runtime, evidence, wasm_row):
     """A network grant given at the runtime's prompt to one module must not reach another module
     written over the same path (harness.probes.grantstate; the prompt driven through a pty)."""
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+    rt, avail = wasm_row
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=grantstate.PROBE_NAME,
                   category="persistent-state", runtime_version=avail.version, engine_config="default",
                   expected="a module written over a granted one's path runs without the network",

@@ -28,7 +28,6 @@ from hypothesis import example, given, settings
 
 from harness import advisories, budget, difffuzz
 from harness.probes import memcli, memgen, runner
-from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
 PROBE = memgen.PROBE_NAME
@@ -38,13 +37,9 @@ EXAMPLES = {"quick": 60, "default": 400, "thorough": 2000}
 
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.fuzz_budget("memgen")
-def test_generated_memory(runtime, engine_config, evidence, scale, pytestconfig, tmp_path, fuzz_slot):
+def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp_path, fuzz_slot):
     config = engine_config
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+    rt, avail = wasm_row
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=PROBE, category="memory",
                   engine_config=config, runtime_version=avail.version,
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, PROBE)] if avail.available else [],
@@ -157,16 +152,12 @@ def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: 
 
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.parametrize("replay", sorted(memgen.REPLAYS))
-def test_replay(runtime, engine_config, replay, evidence, pytestconfig, tmp_path):
+def test_replay(runtime, engine_config, replay, evidence, wasm_row, tmp_path):
     """A published advisory's exact shape (harness.probes.memgen.REPLAYS), under every
     configuration: a regression replay, recorded under its own `replay-...` probe name so
     that what the generator finds unaided and what a replay shows stay apart."""
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
     advisory, acc, args = memgen.REPLAYS[replay]
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+    rt, avail = wasm_row
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=replay, category="memory",
                   engine_config=engine_config, runtime_version=avail.version, replay_of=advisory,
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, replay)] if avail.available else [],

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 
 from harness.probes import memgen, simdgen
-from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
 EXAMPLES = {"quick": 40, "default": 300, "thorough": 1500}
@@ -24,12 +23,8 @@ MUST_HOLD = ("wasmtime-py",)
 
 
 @pytest.mark.claim("PORT-2")
-def test_simd_values(runtime, engine_config, evidence, scale, pytestconfig):
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+def test_simd_values(runtime, engine_config, evidence, scale, wasm_row):
+    rt, avail = wasm_row
     common = dict(claim="PORT-2", form="wasm", runtime=runtime, arch=host_arch(), probe=simdgen.PROBE_NAME,
                   engine_config=engine_config, runtime_version=avail.version)
     host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")

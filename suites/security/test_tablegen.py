@@ -16,7 +16,6 @@ from hypothesis import given, settings
 
 from harness import advisories
 from harness.probes import memgen, runner, tablegen
-from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
 EXAMPLES = {"quick": 30, "default": 200, "thorough": 1000}
@@ -24,12 +23,8 @@ MUST_HOLD = ("wasmtime-py",)
 
 
 @pytest.mark.claim("SAFETY-2")
-def test_generated_tables(runtime, engine_config, evidence, scale, pytestconfig):
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row):
+    rt, avail = wasm_row
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=tablegen.PROBE_NAME, category="tables",
                   grow_table_elements_limit=tablegen.GROW_TABLE_ELEMENTS,
                   engine_config=engine_config, runtime_version=avail.version,
@@ -71,11 +66,10 @@ def test_generated_tables(runtime, engine_config, evidence, scale, pytestconfig)
 
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.parametrize("replay", sorted(tablegen.REPLAYS))
-def test_table_replay(runtime, engine_config, replay, evidence, pytestconfig):
+def test_table_replay(runtime, engine_config, replay, evidence, wasm_row):
     """A published advisory's exact table shape, recorded under its own `replay-...` name."""
     advisory, case = tablegen.REPLAYS[replay]
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+    rt, avail = wasm_row
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=replay, category="tables",
                   engine_config=engine_config, runtime_version=avail.version, replay_of=advisory, params=tablegen.describe(case),
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, replay)] if avail.available else [],

@@ -28,7 +28,7 @@ from hypothesis import given, settings
 from harness import advisories
 from harness.probes import wasigen
 from harness.probes.runner import version_gap
-from harness.runtimes import RUNTIMES, Limits
+from harness.runtimes import Limits
 from harness.toolchain import host_arch
 
 PROBE = wasigen.PROBE_NAME
@@ -65,12 +65,8 @@ def _gap(host, layout: wasigen.Layout, runtime: str) -> str | None:
 
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.parametrize("layout", list(wasigen.LAYOUTS), ids=str)
-def test_generated_wasi(runtime, layout, evidence, scale, pytestconfig):
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+def test_generated_wasi(runtime, layout, evidence, scale, pytestconfig, wasm_row):
+    rt, avail = wasm_row
     lay = wasigen.LAYOUTS[layout]
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=PROBE, category="wasi",
                   layout=layout, layout_summary=lay.summary, runtime_version=avail.version, engine_config="default",
@@ -158,14 +154,10 @@ def _smallest(session, lay, outcome: str, budget: int):
 
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.parametrize("replay", list(wasigen.REPLAYS), ids=str)
-def test_wasi_replay(runtime, replay, evidence, pytestconfig):
+def test_wasi_replay(runtime, replay, evidence, pytestconfig, wasm_row):
     """A published advisory's exact sequence (a regression replay, kept apart from what the
     generator finds): one run under the layout the advisory needs."""
-    forms = pytestconfig.getoption("form")
-    if forms and "wasm" not in forms:
-        pytest.skip(f"form wasm not selected (--form {','.join(forms)})")
-    rt = RUNTIMES[runtime]
-    avail = rt.availability(host_arch())
+    rt, avail = wasm_row
     r = wasigen.REPLAYS[replay]
     lay = wasigen.LAYOUTS[r.layout]
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=replay, category="wasi",
