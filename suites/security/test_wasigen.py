@@ -63,6 +63,18 @@ def _gap(host, layout: wasigen.Layout, runtime: str) -> str | None:
     return None
 
 
+def _session(rt, avail, lay, runtime, evidence, common):
+    """The interpreter guest opened on this row, or a not-tested record and a skip with the reason
+    (the runtime is missing, or it cannot express the layout)."""
+    why = None if avail.available else avail.reason
+    host = _host(rt) if why is None else None
+    why = why or _gap(host, lay, runtime)
+    if why:
+        evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
+        pytest.skip(f"{runtime}: {why}")
+    return host.open(wasigen.interpreter(), Limits(), host_arch())
+
+
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.parametrize("layout", list(wasigen.LAYOUTS), ids=str)
 def test_generated_wasi(runtime, layout, evidence, scale, pytestconfig, wasm_row):
@@ -73,15 +85,7 @@ def test_generated_wasi(runtime, layout, evidence, scale, pytestconfig, wasm_row
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, PROBE)] if avail.available else [],
                   expected="no change outside the preopens or forbidden by the layout, no secret read, no engine crash",
                   positive_control="none: the host snapshot and the permission model judge every sequence")
-    if not avail.available:
-        evidence.record("escape", None, "bool", outcome="not-tested", reason=avail.reason, **common)
-        pytest.skip(f"{runtime}: {avail.reason}")
-    host = _host(rt)
-    gap = _gap(host, lay, runtime)
-    if gap:
-        evidence.record("escape", None, "bool", outcome="not-tested", reason=gap, **common)
-        pytest.skip(f"{runtime}: {gap}")
-    session = host.open(wasigen.interpreter(), Limits(), host_arch())
+    session = _session(rt, avail, lay, runtime, evidence, common)
     summary = wasigen.Summary()
     found: dict[str, tuple] = {}  # outcome -> the last sequence showing it (Hypothesis replays the shrunk one last)
 
@@ -165,15 +169,7 @@ def test_wasi_replay(runtime, replay, evidence, pytestconfig, wasm_row):
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, replay)] if avail.available else [],
                   expected=f"the sequence of {r.advisory} changes nothing the layout forbids and does not crash the engine",
                   positive_control="none: the host snapshot and the permission model judge the sequence")
-    if not avail.available:
-        evidence.record("escape", None, "bool", outcome="not-tested", reason=avail.reason, **common)
-        pytest.skip(f"{runtime}: {avail.reason}")
-    host = _host(rt)
-    gap = _gap(host, lay, runtime)
-    if gap:
-        evidence.record("escape", None, "bool", outcome="not-tested", reason=gap, **common)
-        pytest.skip(f"{runtime}: {gap}")
-    session = host.open(wasigen.interpreter(), Limits(), host_arch())
+    session = _session(rt, avail, lay, runtime, evidence, common)
     try:
         v, extra = wasigen.run_sequence(session, lay, list(r.calls))
     finally:
