@@ -21,6 +21,7 @@ outside the guest was observed, or the host died); LISTED are shown beside the v
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -45,9 +46,8 @@ FINDING_WORDS = AGAINST_ROW + LISTED
 
 
 def number(value) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    return float(value) if isinstance(value, (int, float)) else None
+    """A finite number (bools count as 0/1, as the claim rules read them), else None."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def record_word(rec: dict, violated=None) -> str:

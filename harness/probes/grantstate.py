@@ -21,6 +21,8 @@ from pathlib import Path
 import pexpect
 
 from harness import canary as canary_mod
+from harness.probes import runner
+from harness.runtimes import Limits
 
 PROBE_NAME = "grant-outlives-module"
 GUEST = "net-connect-wasix"  # connects to the listener through WASIX sockets
@@ -44,12 +46,6 @@ def other_bytes(module: bytes, tag: bytes = b"wasm-claims: another module") -> b
     payload = bytes([len(name)]) + name + tag
     assert len(payload) < 128  # one-byte LEB128 size
     return module + b"\x00" + bytes([len(payload)]) + payload
-
-
-def _no_limits():
-    from harness.runtimes import Limits
-
-    return Limits()
 
 
 def _spawn(argv: list[str], stdin: Path, env: dict, timeout_s: float, answer: str | None, prompt: str) -> tuple[str, bool]:
@@ -89,8 +85,8 @@ def check(rt, wasm: Path, probe, arch: str, timeout_s: float = 20.0) -> Result:
         path.write_bytes(a)
         folder_mtime = folder.stat().st_mtime_ns
         with canary_mod.plant() as c:
-            argv = rt.command(path, _no_limits(), timeout_s, arch)  # no --net: the grant comes from the prompt
-            stdin.write_bytes(probe.stdin(probe.examples[0] if probe.examples else (), _layout(c)))
+            argv = rt.command(path, Limits(), timeout_s, arch)  # no --net: the grant comes from the prompt
+            stdin.write_bytes(probe.stdin(probe.examples[0] if probe.examples else (), runner.layout(c, wasm=True)))
             first, asked = _spawn(argv, stdin, env, timeout_s, ANSWER, prompt)
             hits = c.check(first.encode("utf-8", "replace"))
         control = f"prompt {'answered ' + ANSWER if asked else 'never shown'}; " + (
@@ -102,7 +98,7 @@ def check(rt, wasm: Path, probe, arch: str, timeout_s: float = 20.0) -> Result:
             f.write(other_bytes(a))
         os.utime(folder, ns=(folder_mtime, folder_mtime))
         with canary_mod.plant() as c:
-            stdin.write_bytes(probe.stdin(probe.examples[0] if probe.examples else (), _layout(c)))
+            stdin.write_bytes(probe.stdin(probe.examples[0] if probe.examples else (), runner.layout(c, wasm=True)))
             second, asked_again = _spawn(argv, stdin, env, timeout_s, None, prompt)
             hits = [h for h in c.check(second.encode("utf-8", "replace")) if h.canary == "listener"]
         stored = sorted(p.name for p in home.rglob("*.json"))
@@ -116,8 +112,3 @@ def check(rt, wasm: Path, probe, arch: str, timeout_s: float = 20.0) -> Result:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
 
-
-def _layout(c):
-    from harness.probes import runner
-
-    return runner.layout(c, wasm=True)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
+from harness.judgement import number  # re-exported: the report reads values as the verdicts do
+
 MAX_BARS = 40
 MAX_SERIES = 10
 MAX_HEATMAPS = 24  # charts of one kind (one per workload) drawn at most
@@ -231,9 +233,6 @@ OUTCOME_COLOURS = {"denied": GOOD, "trapped": GOOD, "killed": MIXED, "escaped": 
 OUTCOME_RANK = ("escaped", "host-crashed", "killed", "inconclusive", "trapped", "denied")
 
 
-def number(v) -> float | None:
-    """A finite number (bools count as 0/1, as the claim rules read them), else None."""
-    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
 def details_of(r: dict) -> dict:
