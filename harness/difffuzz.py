@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,7 @@ EDGES = (0, 1, 2, 7, 0x7F, 0x80, 0xFF, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 
          0x8000000000000000, 0x7FFFFFFFFFFFFFFF, 0x3F800000, 0x7FC00000, 0x3FF0000000000000)
 NUMERIC = {"i32", "i64", "f32", "f64"}
 CALL_TIMEOUT_S = 30.0
+PARALLEL = os.cpu_count() or 1  # engine processes answering a batch side by side
 FINDINGS_DIR = Path(__file__).resolve().parent.parent / "reports" / "findings"
 
 
@@ -255,14 +257,13 @@ class Engine:
             got = [Invoked(value=g.value ^ 1) if g.value is not None else g for g in got]
         return got
 
-    def invoke_many(self, jobs: list[tuple[Path, list[str], list[str]]]) -> list[list[Invoked]] | None:
-        """Many modules in one engine process (wasmtime-py's child, one node process): per job
-        (module, exports, on_trap) the answers to `exports`, then, if the last trapped, to the
-        `on_trap` exports up to the first that does not return. None: this row has no batch
-        (a CLI that starts a process per call)."""
-        if self.cli is not None and not callable(getattr(self.cli, "invoke_batch", None)):
-            return None
-        got = (self.cli.invoke_batch(jobs, self.options, CALL_TIMEOUT_S) if self.cli is not None
+    def invoke_many(self, jobs: list[tuple[Path, list[str], list[str]]],
+                    expect: list[list[Invoked]] | None = None) -> list[list[Invoked]]:
+        """Per job (module, exports, on_trap) the answers to `exports`, then, if the last trapped,
+        to the `on_trap` exports up to the first that does not return: in one engine process
+        where the row can (wasmtime-py's child, node, `wasmtime wast` checked against `expect`,
+        another engine's answers), else a process per call (the row's invoke_batch says)."""
+        got = (self.cli.invoke_batch(jobs, self.options, CALL_TIMEOUT_S, expect=expect) if self.cli is not None
                else self._child_many(jobs))
         if self.planted:
             got = [[Invoked(value=g.value ^ 1) if g.value is not None else g for g in answers] if _makes_calls(path)
@@ -387,14 +388,16 @@ def crash(answer: Invoked) -> int | str | None:
     return None
 
 
-def observe_many(engine: Engine, items: list[tuple[Path, int]]) -> list[Observation]:
-    """observe() for many modules: one batch (one engine process, one request) where the row
-    has one, else module by module."""
+def observe_many(engine: Engine, items: list[tuple[Path, int]],
+                 expect: list[list[Invoked]] | None = None) -> tuple[list[Observation], list[list[Invoked]] | None]:
+    """observe() for many modules: one batch (see Engine.invoke_many), or module by module when
+    the engine is set to (`batched` False: the throughput benchmark's baseline). Also returns
+    the raw answers (None module by module), which later engines may be checked against."""
+    if not getattr(engine, "batched", True):
+        return [observe(engine, path, n_calls) for path, n_calls in items], None
     jobs = [(path, [ALL], [prefix(k) for k in range(1, n_calls)]) for path, n_calls in items]
-    got = engine.invoke_many(jobs) if getattr(engine, "batched", True) else None
-    if got is None:
-        return [observe(engine, path, n_calls) for path, n_calls in items]
-    return [_observation(answers[0], answers[1:]) for answers in got]
+    got = engine.invoke_many(jobs, expect)
+    return [_observation(answers[0], answers[1:]) for answers in got], got
 
 
 def settle_stack_depth(engines: list[Engine], path: Path, obs: dict[str, Observation]) -> None:
@@ -465,9 +468,11 @@ def run_all(engines: list[Engine], module: bytes, seed: int, workdir: Path) -> t
     return run_many(engines, [(module, seed)], workdir)[0]
 
 
-def run_many(engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path) -> list[tuple[dict[str, Observation], int]]:
+def run_many(engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Path,
+             workers: int = PARALLEL) -> list[tuple[dict[str, Observation], int]]:
     """run_all for a batch of (module, seed): each engine answers the whole batch at once (see
-    observe_many); a module that cannot be driven is left out (None in its place)."""
+    observe_many), `workers` engines at a time; a module that cannot be driven is left out
+    (None in its place)."""
     items: list[tuple[Path, int] | None] = []
     for module, seed in batch:
         try:
@@ -480,13 +485,29 @@ def run_many(engines: list[Engine], batch: list[tuple[bytes, int]], workdir: Pat
         items.append((path, n_calls))
     live = [it for it in items if it is not None]
     per_module: list[dict[str, Observation]] = [{} for _ in live]
+
+    def answer(group: list[Engine], expect) -> list[list[Invoked]] | None:
+        answers = None
+        for e in group:
+            start = time.perf_counter()
+            got, answers = observe_many(e, live, expect) if live else ([], None)
+            each = (time.perf_counter() - start) / max(1, len(live))
+            for obs, o in zip(per_module, got):
+                o.seconds = each
+                obs[e.spec] = o
+        return answers
+
+    # The first real engine answers first: its answers are what a script-driven CLI is checked
+    # against. The others run side by side, one thread per engine process (configurations that
+    # share a wasmtime-py child take turns in it).
+    lead = next((e for e in engines if not getattr(e, "planted", False)), None)
+    expect = answer([lead], None) if lead is not None else None
+    groups: dict[object, list[Engine]] = {}
     for e in engines:
-        start = time.perf_counter()
-        got = observe_many(e, live) if live else []
-        each = (time.perf_counter() - start) / max(1, len(live))
-        for obs, o in zip(per_module, got):
-            o.seconds = each
-            obs[e.spec] = o
+        if e is not lead:
+            groups.setdefault(id(e.host) if getattr(e, "host", None) is not None else e.spec, []).append(e)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(lambda group: answer(group, expect), groups.values()))
     out, it = [], iter(zip(live, per_module))
     for item in items:
         if item is None:
@@ -784,6 +805,9 @@ def available_engines(rows: list[str] | None = None, progress=lambda m: None) ->
     from harness.runtimes import RUNTIMES
     from harness.toolchain import host_arch
 
+    unknown = [r for r in rows or [] if r not in RUNTIMES]
+    if unknown:
+        raise ValueError(f"no runtime row {', '.join(map(repr, unknown))} (rows: {', '.join(RUNTIMES)})")
     engines = []
     for row in rows or list(RUNTIMES):
         rt = RUNTIMES[row]
@@ -816,8 +840,9 @@ def throughput(engines: list[Engine], modules: int, batch: int = 25, seed: int =
                 e.batched = mode == "batched"
             start = time.perf_counter()
             got = []
-            for i in range(0, len(drawn), batch if mode == "batched" else 1):
-                got += run_many(engines, drawn[i:i + (batch if mode == "batched" else 1)], Path(tmp))
+            for i in range(0, len(drawn), batch if mode == "batched" else 1):  # one by one: as before, one engine at a time
+                got += run_many(engines, drawn[i:i + (batch if mode == "batched" else 1)], Path(tmp),
+                                PARALLEL if mode == "batched" else 1)
             wall = time.perf_counter() - start
             runs[mode] = got
             executions = sum(len(obs) for obs, _ in filter(None, got))
@@ -829,6 +854,9 @@ def throughput(engines: list[Engine], modules: int, batch: int = 25, seed: int =
     same = sum(1 for a, b in zip(runs["one-by-one"], runs["batched"]) if a and b and
                {k: o.form for k, o in a[0].items()} == {k: o.form for k, o in b[0].items()})
     out["same_forms"] = f"{same} of {sum(1 for a in runs['batched'] if a)} modules"
+    out["differing"] = [{k: [o.form, b[0][k].form] for k, o in a[0].items() if o.form != b[0][k].form}
+                        for a, b in zip(runs["one-by-one"], runs["batched"]) if a and b and
+                        {k: o.form for k, o in a[0].items()} != {k: o.form for k, o in b[0].items()}]
     out["speedup"] = round(out["batched"]["per_s"] / out["one-by-one"]["per_s"], 2)
     return out
 
@@ -845,11 +873,11 @@ def main(argv=None) -> int:
     bench.add_argument("--batch", type=int, default=25)
     bench.add_argument("--rows", default="", help="comma-separated runtime rows (default: every available one)")
     args = ap.parse_args(argv)
-    if args.cmd == "throughput":
-        engines = available_engines([r for r in args.rows.split(",") if r] or None, lambda m: print(m, file=sys.stderr))
-        print(json.dumps(throughput(engines, args.modules, args.batch), indent=1))
-        return 0
     try:
+        if args.cmd == "throughput":
+            engines = available_engines([r for r in args.rows.split(",") if r] or None, lambda m: print(m, file=sys.stderr))
+            print(json.dumps(throughput(engines, args.modules, args.batch), indent=1))
+            return 0
         return 0 if still_differs(args.engines.split(","), args.seed, Path(args.module)) else 1
     except (ValueError, ToolMissing) as exc:
         print(f"difffuzz: {exc}", file=sys.stderr)

@@ -122,6 +122,28 @@ class CliRuntime(WasmRuntime):
             out.append(invoked(outcome, self.trap_pattern))
         return out
 
+    def invoke_job(self, job: tuple[Path, list[str], list[str]], options: tuple[str, ...] = (), timeout_s: float = 30.0,
+                   arch: str | None = None) -> list[Invoked]:
+        """One job of a batch (module, exports, on_trap): each export on a fresh instance, then,
+        if the last did not return, the on_trap exports in order up to the first that does not
+        return either (the trapping call's search), as the batch runners of the other rows do."""
+        module, exports, on_trap = job
+        got = self.invoke(module, exports, options, timeout_s, arch)
+        if got and got[-1].trap is not None:
+            for name in on_trap:
+                got += self.invoke(module, [name], options, timeout_s, arch)
+                if got[-1].value is None:
+                    break
+        return got
+
+    def invoke_batch(self, jobs: list[tuple[Path, list[str], list[str]]], options: tuple[str, ...] = (),
+                     timeout_s: float = 30.0, arch: str | None = None,
+                     expect: list[list[Invoked]] | None = None) -> list[list[Invoked]]:
+        """Per job its answers (invoke_job). This default starts a process per call; engines whose
+        CLI can take many modules at once override it. `expect`: another engine's answers to the
+        same jobs, which an override may check against instead of asking call by call."""
+        return [self.invoke_job(job, options, timeout_s, arch) for job in jobs]
+
     def read_invoked(self, outcome: Outcome) -> Outcome:
         """The outcome with the engine's own log separated from the printed result (WasmEdge)."""
         return outcome

@@ -47,7 +47,8 @@ class NodeWasi(CliRuntime):
         return got
 
     def invoke_batch(self, jobs: list[tuple[Path, list[str], list[str]]], options: tuple[str, ...] = (),
-                     timeout_s: float = 30.0, arch: str | None = None) -> list[list[Invoked]]:
+                     timeout_s: float = 30.0, arch: str | None = None,
+                     expect: list[list[Invoked]] | None = None) -> list[list[Invoked]]:
         """Many modules in one node process (node_invoke.mjs --batch): per job (module, exports,
         on_trap) its answers. Node prints a line per job as it goes, so when it dies or hangs the
         job without a line is the one that did it; the jobs after it run in a new process."""

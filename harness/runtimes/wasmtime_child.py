@@ -538,26 +538,26 @@ def op_invoke(req):
     fresh instance of a module without imports: {"value"} or {"trap"} or {"error"} each."""
     eng = engine(req.get("config") or {})
     module = _module(eng, req["module"])
-    out = []
-    for name in req["exports"]:
-        store = new_store(eng, req.get("fuel"), req["timeout_s"], req.get("memory_bytes"))
-        try:
-            value = wasmtime.Instance(store, module, []).exports(store)[name](store)
-            out.append({"value": getattr(value, "value", value) & 0xFFFFFFFFFFFFFFFF})
-        except wasmtime.Trap as exc:
-            out.append({"trap": trap_kind(exc)})
-        except wasmtime.WasmtimeError as exc:
-            out.append({"error": str(exc).splitlines()[0][:200]})
-    return {"results": out}
+    return {"results": [_invoke_one(lambda: new_store(eng, req.get("fuel"), req["timeout_s"], req.get("memory_bytes")),
+                                    module, name) for name in req["exports"]]}
 
 
-def _invoke_one(store, module, name):
+def _invoke_one(new, module, name, retry=True):
+    """`name` on a fresh instance in a fresh store (`new()`). A pooling allocator's slots come
+    back only when earlier stores are freed, and a trap's reference cycles free them only at a
+    collection: a "concurrent limit" refusal collects and tries once more, so a batch answers
+    as its calls would one by one."""
+    store = new()
     try:
         value = wasmtime.Instance(store, module, []).exports(store)[name](store)
         return {"value": getattr(value, "value", value) & 0xFFFFFFFFFFFFFFFF}
     except wasmtime.Trap as exc:
         return {"trap": trap_kind(exc)}
     except wasmtime.WasmtimeError as exc:
+        if retry and "concurrent limit" in str(exc):
+            del store, exc
+            gc.collect()
+            return _invoke_one(new, module, name, retry=False)
         return {"error": str(exc).splitlines()[0][:200]}
 
 
@@ -576,7 +576,7 @@ def op_invoke_batch(req):
             continue
 
         def call(name):
-            return _invoke_one(new_store(eng, req.get("fuel"), req["timeout_s"], req.get("memory_bytes")), module, name)
+            return _invoke_one(lambda: new_store(eng, req.get("fuel"), req["timeout_s"], req.get("memory_bytes")), module, name)
 
         got = [call(name) for name in job["exports"]]
         if got and "trap" in got[-1]:

@@ -1,0 +1,107 @@
+"""Many export calls in one command-line engine process: a WAST script (`wasmtime wast`)
+instead of a process per call. Differential fuzzing's batches go through it.
+
+A script cannot hand back what a call returned, only check it, so a batch is checked against
+expected answers (another engine's, from the same run): `assert_return` for a value,
+`assert_trap` with this engine's own words for the trap kind. Every answer that comes back is
+therefore this engine's own, verified; an expectation only decides how many processes it
+takes. The first job whose answers differ stops the script at its directive; that job is then
+answered call by call in fresh processes (`CliRuntime.invoke_job`), and a new script goes on
+from the next job. A process that dies or hangs is located by the job marker it printed last
+(the spec test host's `print_i32`), and that job is answered call by call too, so a crash
+still costs one batch and is pinned to one module. Each call runs on a fresh instance (the
+module is defined again), as `run --invoke` does.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from harness.outcome import Outcome
+from harness.process import run_process
+from harness.runtimes.base import Invoked
+
+Job = tuple[Path, list[str], list[str]]  # (module, exports, on_trap): see CliRuntime.invoke_job
+MARKER = ('(module $wc_mark (import "spectest" "print_i32" (func $p (param i32))) '
+          '(func (export "mark") (param i32) (call $p (local.get 0))))')
+FAILED_AT = re.compile(r"failed directive on .*?:(\d+)")
+MARK_LINE = re.compile(rb"^(\d+): i32$", re.M)
+
+
+def planned_calls(job: Job, expected: list[Invoked]) -> list[tuple[str, Invoked]] | None:
+    """The calls the job makes if this engine answers as expected: its exports, then, after a
+    trap, the on_trap exports up to the first that does not return (as invoke_job). None when
+    the expectation is not a plain value or trap (an error, a death): nothing to check against."""
+    _, exports, on_trap = job
+    if not exports or len(expected) < len(exports):
+        return None
+    trapped = expected[len(exports) - 1].trap is not None
+    names = list(exports) + (list(on_trap) if trapped else [])
+    if len(expected) > len(names):
+        return None
+    if any(e.value is None and e.trap is None for e in expected):
+        return None
+    return list(zip(names, expected))
+
+
+def script(jobs: list[Job], expected: list[list[Invoked]], trap_words: dict[str, str]) -> tuple[str, list[int | None]]:
+    """The WAST text and, per line (1-based), the job it belongs to. A job that cannot be
+    checked (no plan, a trap kind without this engine's words) gets no directives: its marker
+    line fails on purpose so that it is answered call by call."""
+    lines, owner = [MARKER], [None]
+    for k, (job, exp) in enumerate(zip(jobs, expected)):
+        lines.append(f'(invoke $wc_mark "mark" (i32.const {k}))')
+        owner.append(k)
+        plan = planned_calls(job, exp)
+        if plan is None or any(e.trap is not None and e.trap not in trap_words for _, e in plan):
+            lines.append(f'(assert_return (invoke $wc_mark "mark" (i32.const {k})) (i32.const 0))')  # fails: no result
+            owner.append(k)
+            continue
+        body = "".join(f"\\{b:02x}" for b in Path(job[0]).read_bytes())
+        for i, (name, e) in enumerate(plan):
+            lines.append(f'(module $j{k}c{i} binary "{body}")')
+            check = (f'(assert_return (invoke $j{k}c{i} "{name}") (i64.const {e.value & (2**64 - 1):#x}))' if e.trap is None
+                     else f'(assert_trap (invoke $j{k}c{i} "{name}") "{trap_words[e.trap]}")')
+            lines.append(check)
+            owner += [k, k]
+    return "\n".join(lines) + "\n", owner
+
+
+def answers(plan: list[tuple[str, Invoked]]) -> list[Invoked]:
+    return [Invoked(value=e.value) if e.trap is None else Invoked(trap=e.trap) for _, e in plan]
+
+
+def run_batch(jobs: list[Job], expected: list[list[Invoked]], command: Callable[[Path], list[str]],
+              trap_words: dict[str, str], one_by_one: Callable[[Job], list[Invoked]], timeout_s: float) -> list[list[Invoked]]:
+    """Per job its answers, `expected[k]` where the engine's script passed, else one_by_one's."""
+    out: list[list[Invoked]] = []
+    while len(out) < len(jobs):
+        rest, exp = jobs[len(out):], expected[len(out):]
+        text, owner = script(rest, exp, trap_words)
+        with tempfile.NamedTemporaryFile("w", suffix=".wast", prefix="wc-batch-") as f:
+            f.write(text)
+            f.flush()
+            calls = sum(len(e) for e in exp)
+            outcome = run_process(command(Path(f.name)), b"", timeout_s * (calls + 1))
+        stop = _stopped_at(outcome, owner)
+        if stop is None:
+            return out + [answers(planned_calls(j, e)) for j, e in zip(rest, exp)]
+        if stop < 0:  # the engine could not read the script at all: every job one by one
+            return out + [one_by_one(j) for j in rest]
+        out += [answers(planned_calls(j, e)) for j, e in zip(rest[:stop], exp[:stop])]
+        out.append(one_by_one(rest[stop]))
+    return out
+
+
+def _stopped_at(outcome: Outcome, owner: list[int | None]) -> int | None:
+    """The job the script stopped in (None: it ran to the end; -1: before any job)."""
+    if outcome.exit_code == 0 and not outcome.timed_out and not outcome.signal and not outcome.error:
+        return None
+    m = FAILED_AT.search(outcome.stderr.decode("utf-8", "replace"))
+    if m and int(m.group(1)) - 1 < len(owner) and owner[int(m.group(1)) - 1] is not None:
+        return owner[int(m.group(1)) - 1]
+    marks = MARK_LINE.findall(outcome.stdout)
+    return int(marks[-1]) if marks else -1

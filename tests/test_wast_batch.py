@@ -1,0 +1,105 @@
+"""harness.runtimes.wast: a batch of calls in one `wasmtime wast` process, every answer the
+engine's own (checked against an expectation, or asked call by call where it differs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.outcome import Outcome
+from harness.runtimes import wast
+from harness.runtimes.base import Invoked
+from harness.runtimes.wasmtime_cli import TRAP_WORDS, WasmtimeCli
+from harness.toolchain import host_arch
+
+MODULES = {
+    "seven": '(module (func (export "all") (result i64) i64.const 7))',
+    "big": '(module (func (export "all") (result i64) i64.const -1))',
+    "trap": ('(module (memory 1) (func (export "all") (result i64) i32.const 70000 i64.load)'
+             ' (func (export "p1") (result i64) i64.const 11) (func (export "p2") (result i64) unreachable))'),
+}
+
+
+@pytest.fixture
+def modules(tmp_path) -> dict[str, Path]:
+    import wasmtime
+
+    out = {}
+    for name, wat in MODULES.items():
+        out[name] = tmp_path / f"{name}.wasm"
+        out[name].write_bytes(wasmtime.wat2wasm(wat))
+    return out
+
+
+def _jobs(modules):
+    return [(modules["seven"], ["all"], []), (modules["trap"], ["all"], ["p1", "p2"]), (modules["big"], ["all"], [])]
+
+
+TRUE = [[Invoked(value=7)], [Invoked(trap="memory-out-of-bounds"), Invoked(value=11), Invoked(trap="unreachable")],
+        [Invoked(value=2**64 - 1)]]
+
+
+def test_the_plan_follows_the_expectation_up_to_the_first_call_that_does_not_return(modules):
+    jobs = _jobs(modules)
+    assert [n for n, _ in wast.planned_calls(jobs[1], TRUE[1])] == ["all", "p1", "p2"]
+    assert wast.planned_calls(jobs[0], [Invoked(error="no")]) is None
+    assert wast.planned_calls(jobs[0], []) is None
+
+
+def test_the_job_a_script_stopped_in_is_read_from_the_failed_line_or_the_last_marker():
+    owner = [None, 0, 0, 0, 1, 1, 1]
+    assert wast._stopped_at(Outcome(exit_code=0), owner) is None
+    assert wast._stopped_at(Outcome(exit_code=1, stderr=b"Caused by:\n 0: failed directive on /tmp/x.wast:6\n"), owner) == 1
+    assert wast._stopped_at(Outcome(exit_code=None, signal=11, stdout=b"0: i32\n7: i64\n1: i32\n"), owner) == 1
+    assert wast._stopped_at(Outcome(exit_code=2, stderr=b"error: unknown subcommand"), owner) == -1
+
+
+def _cli():
+    cli = WasmtimeCli()
+    program = cli.program(host_arch())
+    if program is None:
+        pytest.skip("no wasmtime CLI here")
+    return cli, program
+
+
+def test_a_batch_that_matches_its_expectation_takes_one_process(modules):
+    cli, program = _cli()
+    asked = []
+    got = wast.run_batch(_jobs(modules), TRUE, lambda s: [program, "wast", str(s)], TRAP_WORDS,
+                         lambda job: asked.append(job) or cli.invoke_job(job), 30.0)
+    assert got == TRUE and asked == []
+
+
+def test_a_job_whose_answers_differ_is_asked_call_by_call_and_the_rest_still_batched(modules):
+    """A wrong expectation never becomes the answer: the engine's own answer replaces it."""
+    cli, program = _cli()
+    wrong = [[Invoked(value=8)], TRUE[1], [Invoked(trap="unreachable")]]
+    asked = []
+    got = wast.run_batch(_jobs(modules), wrong, lambda s: [program, "wast", str(s)], TRAP_WORDS,
+                         lambda job: asked.append(job[0].stem) or cli.invoke_job(job), 30.0)
+    assert got == TRUE
+    assert asked == ["seven", "big"]
+
+
+def test_the_cli_row_checks_its_batch_against_another_engines_answers(modules):
+    cli, _ = _cli()
+    assert cli.invoke_batch(_jobs(modules), expect=TRUE) == TRUE
+    assert cli.invoke_batch(_jobs(modules)) == TRUE  # without one: a process per call, same answers
+
+
+def test_a_dying_process_is_pinned_to_its_job(modules):
+    """The process dies in job 1 (after its marker): jobs before it keep the script's answers,
+    job 1 is asked alone, and the script goes on after it."""
+    cli, program = _cli()
+    runs = []
+
+    def command(script):
+        runs.append(script.read_text())
+        if len(runs) == 1:
+            return ["sh", "-c", "printf '0: i32\\n1: i32\\n'; kill -SEGV $$"]
+        return [program, "wast", str(script)]
+
+    asked = []
+    got = wast.run_batch(_jobs(modules), TRUE, command, TRAP_WORDS, lambda job: asked.append(job[0].stem) or TRUE[1], 30.0)
+    assert got == TRUE and asked == ["trap"] and len(runs) == 2
