@@ -56,12 +56,20 @@ def test_wasmedge_clean_exit_keeps_output():
     assert (out.stdout, out.trap) == (b"[not a log] hello\n", None)
 
 
-def test_wasmedge_commands_carry_limits_readonly_and_mode():
+@pytest.mark.parametrize("help_text, interp, aot", [
+    ("--run-mode  interpreter|jit|aot", ["--run-mode=interpreter"], ["--run-mode=aot"]),  # 0.15 on
+    ("--force-interpreter  Forcibly run WASM in interpreter mode.", ["--force-interpreter"], []),  # 0.14: no --run-mode
+])
+def test_wasmedge_commands_carry_limits_readonly_and_mode(monkeypatch, help_text, interp, aot):
+    from harness.runtimes import wasmedge
+
+    monkeypatch.setattr(wasmedge, "_help", lambda program: help_text)
     grant = WasiSetup(env=(("K", "V"),), preopens=(Preopen(Path("/h/rw"), "/rw", True), Preopen(Path("/h/ro"), "/ro", False)))
     cmd = WasmEdge().command(Path("m.wasm"), Limits(memory_bytes=64 << 20, fuel=1000), 2.5, "x86_64", wasi=grant)
-    assert cmd[1:] == ["--run-mode=interpreter", "--memory-page-limit=1024", "--time-limit=2500", "--gas-limit=1000",
+    assert cmd[1:] == [*interp, "--memory-page-limit=1024", "--time-limit=2500", "--gas-limit=1000",
                        "--dir", "/rw:/h/rw", "--dir", "/ro:/h/ro:readonly", "--env", "K=V", "m.wasm"]
-    assert "--run-mode=aot" in WasmEdgeAot().command(Path("m.so"), Limits(), 1.0, "x86_64")
+    aot_cmd = WasmEdgeAot().command(Path("m.so"), Limits(), 1.0, "x86_64")
+    assert aot_cmd[1:1 + len(aot)] == aot and aot_cmd[1 + len(aot)].startswith("--memory-page-limit=")
 
 
 def test_wasmedge_aot_compiles_once_per_module_version_and_flags(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """WasmEdge, found on PATH (its own installer; no Debian or PyPI package), one row per mode:
 `wasmedge` (the interpreter, its default) and `wasmedge-aot` (`wasmedge compile` ahead of
-time, cached by module hash, WasmEdge version and flags, then `--run-mode=aot`). No row for
+time, cached by module hash, WasmEdge version and flags, then `--run-mode=aot`, or the compiled file
+alone on 0.14 and older, which have no `--run-mode`: see run_mode_flags). No row for
 `--run-mode=jit`: on a zig-built module it logs "JIT session error: Symbols not found:
 [ __atomic_load ]" and silently falls back to the interpreter, so its figures would be the
 interpreter's under another name.
@@ -56,6 +57,26 @@ def can_compile(program: str) -> str:
     return "" if out.returncode == 0 else "this WasmEdge was built without LLVM (`wasmedge compile` is missing)"
 
 
+@functools.cache
+def _help(program: str | None) -> str:
+    if program is None:
+        return ""
+    try:
+        out = subprocess.run([program, "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout + out.stderr
+
+
+def run_mode_flags(program: str, run_mode: str) -> list[str]:
+    """How this WasmEdge is told its mode: `--run-mode=MODE` where it has that option (0.15 on);
+    0.14 and older run a compiled file natively by themselves and take `--force-interpreter`
+    for the interpreter (without it they would run a universal file's compiled code)."""
+    if "--run-mode" in _help(program):
+        return [f"--run-mode={run_mode}"]
+    return ["--force-interpreter"] if run_mode == "interpreter" else []
+
+
 class WasmEdge(CliRuntime):
     name = "wasmedge"
     engine = "wasmedge"
@@ -76,11 +97,13 @@ class WasmEdge(CliRuntime):
         return split_log(outcome)
 
     def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
-        return [self.program(arch), f"--run-mode={self.run_mode}", *options, "--reactor", str(module), export]
+        program = self.program(arch)
+        return [program, *run_mode_flags(program, self.run_mode), *options, "--reactor", str(module), export]
 
     def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         pages = max(1, limits.memory_bytes >> 16)
-        opts = [f"--run-mode={self.run_mode}", f"--memory-page-limit={pages}", f"--time-limit={int(timeout_s * 1000)}"]
+        opts = [*run_mode_flags(self.program(arch), self.run_mode), f"--memory-page-limit={pages}",
+                f"--time-limit={int(timeout_s * 1000)}"]
         if limits.fuel is not None:
             opts.append(f"--gas-limit={limits.fuel}")
         opts += [a for p in wasi.preopens for a in ("--dir", f"{p.guest}:{p.host}" + ("" if p.writable else ":readonly"))]

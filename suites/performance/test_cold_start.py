@@ -43,7 +43,7 @@ NOTES = {
     "wasmtime-cli-no-cache": "wasmtime run -C cache=n as a new process: compiles every time",
     "wasmtime-cli-precompiled": "wasmtime run --allow-precompiled of a .cwasm from wasmtime compile",
     "node-wasi": "node with node:wasi as a new process (V8 compiles the module each time)",
-    "wasmedge-aot": "wasmedge --run-mode=aot of the module compiled once by wasmedge compile (cached), as a new process",
+    "wasmedge-aot": "wasmedge running the module compiled once by wasmedge compile (cached), as a new process",
 }
 WHERE = {"process": "native", "python-process": "python-process", "docker-run": "container",
          "docker-run-native": "container"}
