@@ -10,7 +10,7 @@ import pytest
 from harness.outcome import Outcome
 from harness.runtimes import wast
 from harness.runtimes.base import Invoked
-from harness.runtimes.wasmtime_cli import TRAP_WORDS, WasmtimeCli
+from harness.runtimes import RUNTIMES
 from harness.toolchain import host_arch
 
 MODULES = {
@@ -55,51 +55,48 @@ def test_the_job_a_script_stopped_in_is_read_from_the_failed_line_or_the_last_ma
     assert wast._stopped_at(Outcome(exit_code=2, stderr=b"error: unknown subcommand"), owner) == -1
 
 
-def _cli():
-    cli = WasmtimeCli()
-    program = cli.program(host_arch())
-    if program is None:
-        pytest.skip("no wasmtime CLI here")
-    return cli, program
+@pytest.fixture(params=["wasmtime-cli", "wasmi"])
+def cli(request):
+    """Each row whose CLI runs WAST scripts, where it is installed."""
+    row = RUNTIMES[request.param]
+    if row.program(host_arch()) is None:
+        pytest.skip(f"{request.param}: not installed here")
+    return row
 
 
-def test_a_batch_that_matches_its_expectation_takes_one_process(modules):
-    cli, program = _cli()
+def test_a_batch_that_matches_its_expectation_takes_one_process(modules, cli):
     asked = []
-    got = wast.run_batch(_jobs(modules), TRUE, lambda s: [program, "wast", str(s)], TRAP_WORDS,
+    got = wast.run_batch(_jobs(modules), TRUE, lambda s: cli.wast_command(s, ()), wast.SPEC_TRAP_WORDS,
                          lambda job: asked.append(job) or cli.invoke_job(job), 30.0)
     assert got == TRUE and asked == []
 
 
-def test_a_job_whose_answers_differ_is_asked_call_by_call_and_the_rest_still_batched(modules):
+def test_a_job_whose_answers_differ_is_asked_call_by_call_and_the_rest_still_batched(modules, cli):
     """A wrong expectation never becomes the answer: the engine's own answer replaces it."""
-    cli, program = _cli()
     wrong = [[Invoked(value=8)], TRUE[1], [Invoked(trap="unreachable")]]
     asked = []
-    got = wast.run_batch(_jobs(modules), wrong, lambda s: [program, "wast", str(s)], TRAP_WORDS,
+    got = wast.run_batch(_jobs(modules), wrong, lambda s: cli.wast_command(s, ()), wast.SPEC_TRAP_WORDS,
                          lambda job: asked.append(job[0].stem) or cli.invoke_job(job), 30.0)
     assert got == TRUE
     assert asked == ["seven", "big"]
 
 
-def test_the_cli_row_checks_its_batch_against_another_engines_answers(modules):
-    cli, _ = _cli()
+def test_the_cli_row_checks_its_batch_against_another_engines_answers(modules, cli):
     assert cli.invoke_batch(_jobs(modules), expect=TRUE) == TRUE
     assert cli.invoke_batch(_jobs(modules)) == TRUE  # without one: a process per call, same answers
 
 
-def test_a_dying_process_is_pinned_to_its_job(modules):
+def test_a_dying_process_is_pinned_to_its_job(modules, cli):
     """The process dies in job 1 (after its marker): jobs before it keep the script's answers,
     job 1 is asked alone, and the script goes on after it."""
-    cli, program = _cli()
     runs = []
 
     def command(script):
         runs.append(script.read_text())
         if len(runs) == 1:
             return ["sh", "-c", "printf '0: i32\\n1: i32\\n'; kill -SEGV $$"]
-        return [program, "wast", str(script)]
+        return cli.wast_command(script, ())
 
     asked = []
-    got = wast.run_batch(_jobs(modules), TRUE, command, TRAP_WORDS, lambda job: asked.append(job[0].stem) or TRUE[1], 30.0)
+    got = wast.run_batch(_jobs(modules), TRUE, command, wast.SPEC_TRAP_WORDS, lambda job: asked.append(job[0].stem) or TRUE[1], 30.0)
     assert got == TRUE and asked == ["trap"] and len(runs) == 2

@@ -15,6 +15,7 @@ from pathlib import Path
 from harness import arch as arch_mod
 from harness.outcome import Outcome
 from harness.process import run_process
+from harness.runtimes import wast
 from harness.runtimes.base import Availability, Invoked, Limits, Session, WasiSetup, WasmRuntime
 from harness.toolchain import host_arch
 
@@ -139,10 +140,20 @@ class CliRuntime(WasmRuntime):
     def invoke_batch(self, jobs: list[tuple[Path, list[str], list[str]]], options: tuple[str, ...] = (),
                      timeout_s: float = 30.0, arch: str | None = None,
                      expect: list[list[Invoked]] | None = None) -> list[list[Invoked]]:
-        """Per job its answers (invoke_job). This default starts a process per call; engines whose
-        CLI can take many modules at once override it. `expect`: another engine's answers to the
-        same jobs, which an override may check against instead of asking call by call."""
+        """Per job its answers (invoke_job). With `expect` (another engine's answers to the same
+        jobs) and a CLI that runs WAST scripts with these options, the batch runs in a few
+        script processes, every answer checked (harness.runtimes.wast); else a process per call."""
+        if expect is not None and len(expect) == len(jobs) and self.wast_subcommand and (self.wast_takes_options or not options):
+            return wast.run_batch(jobs, expect, lambda script: self.wast_command(script, options, arch),
+                                  wast.SPEC_TRAP_WORDS, lambda job: self.invoke_job(job, options, timeout_s, arch), timeout_s)
         return [self.invoke_job(job, options, timeout_s, arch) for job in jobs]
+
+    wast_subcommand = ""  # the CLI's WAST script runner (`wasmtime wast`), "" when it has none
+    wast_takes_options = True  # whether that runner takes the row's configuration options
+
+    def wast_command(self, script: Path, options: tuple[str, ...], arch: str | None = None) -> list[str]:
+        """The command that runs a WAST script under these options."""
+        return [self.program(arch or host_arch()), self.wast_subcommand, *options, str(script)]
 
     def read_invoked(self, outcome: Outcome) -> Outcome:
         """The outcome with the engine's own log separated from the printed result (WasmEdge)."""

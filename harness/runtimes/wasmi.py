@@ -47,6 +47,8 @@ class Wasmi(CargoCliRuntime):
                               r"([^\n]+)")
     session_class = WasmiSession
     cargo = WASMI
+    wast_subcommand = "wast"
+    wast_takes_options = False  # `wasmi wast` has no --compilation-mode: only the default row batches
 
     def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         opts = [a for p in wasi.preopens for a in ("--dir", str(p.host))]

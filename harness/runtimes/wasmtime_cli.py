@@ -13,7 +13,6 @@ from pathlib import Path
 
 from harness import arch as arch_mod
 from harness.runtimes.base import Limits, VersionUnavailable, WasiSetup
-from harness.runtimes import wast
 from harness.runtimes.cli import CliRuntime
 from harness.toolchain import cache_root, host_arch
 
@@ -148,24 +147,13 @@ class WasmtimeCli(CliRuntime):
         return arch_mod.support(arch).command(self.program(arch), "run", *options, "--invoke", export, str(module),
                                               dynamic=True)
 
-    def invoke_batch(self, jobs, options=(), timeout_s=30.0, arch=None, expect=None):
-        """With another engine's answers to check against, the whole batch in `wasmtime wast`
-        processes (harness.runtimes.wast: same binary, same -O/-C options, every answer verified),
-        else a process per call."""
-        if expect is None or len(expect) != len(jobs):
-            return super().invoke_batch(jobs, options, timeout_s, arch)
-        program = self.program(arch or host_arch())
-        return wast.run_batch(jobs, expect, lambda script: arch_mod.support(arch or host_arch()).command(
-                                  program, "wast", *options, str(script), dynamic=True),
-                              TRAP_WORDS, lambda job: self.invoke_job(job, options, timeout_s, arch), timeout_s)
+    wast_subcommand = "wast"
 
+    def wast_command(self, script: Path, options: tuple[str, ...], arch: str | None = None) -> list[str]:
+        """`wasmtime wast` takes the same -O/-C options as `run` (under qemu-user on another arch)."""
+        arch = arch or host_arch()
+        return arch_mod.support(arch).command(self.program(arch), "wast", *options, str(script), dynamic=True)
 
-# Each trap kind (harness.runtimes.cli's vocabulary) in wasmtime's own words, for `assert_trap`.
-TRAP_WORDS = {"memory-out-of-bounds": "out of bounds memory access", "unreachable": "unreachable",
-              "stack-overflow": "call stack exhausted", "integer-division-by-zero": "integer divide by zero",
-              "integer-overflow": "integer overflow", "invalid-conversion-to-integer": "invalid conversion to integer",
-              "bad-signature": "indirect call type mismatch", "indirect-call-to-null": "uninitialized element",
-              "table-out-of-bounds": "undefined element", "heap-misaligned": "misaligned memory access"}
 
 # The same deployments as wasmtime-py's configurations (harness.runtimes.wasmtime_py.CONFIGS),
 # as the CLI's -O (engine) and -C (Cranelift) options, by the same names.
