@@ -43,7 +43,7 @@ from pathlib import Path
 from harness import budget
 from harness.fuzzdriver import ALL, FNV_OFFSET, Call, instrument, prefix
 from harness.runtimes.base import Invoked
-from harness.runtimes.cli import classify_trap
+from harness.runtimes import traps
 from harness.toolchain import ToolMissing, wasm_tools
 
 SMITH_COMMON = ("--ensure-termination", "--canonicalize-nans", "true", "--export-everything", "true",
@@ -293,7 +293,7 @@ class Engine:
 
 
 def _from_child(r: dict) -> Invoked:
-    return (Invoked(value=r["value"]) if "value" in r else Invoked(trap=classify_trap(r["trap"]) or r["trap"])
+    return (Invoked(value=r["value"]) if "value" in r else Invoked(trap=traps.normalise(r["trap"]))
             if "trap" in r else Invoked(error=r.get("error", "?")))
 
 
@@ -374,7 +374,6 @@ def _trapped(first: Invoked, ok: int, value: int, stop: Invoked | None) -> Obser
     return Observation(("trap", ok, comparable_trap(first.trap), value))
 
 
-PANIC = re.compile(r"panicked at|fatal runtime error|\bexit 101\b|\babort(ed)?\b", re.I)
 
 
 def crash(answer: Invoked) -> int | str | None:
@@ -383,7 +382,7 @@ def crash(answer: Invoked) -> int | str | None:
     host-crashed finding whatever the other engines did; it is never "not compared"."""
     if answer.died:
         return answer.died
-    if answer.error and PANIC.search(answer.error):
+    if answer.error and traps.HOST_CRASH.search(answer.error):
         return "panic"
     return None
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from harness.outcome import Outcome
 from harness.runtimes import Limits
+from harness.runtimes import traps
 
 MEMORY_LIMIT = 64 << 20
 GROW_STEP_BYTES = 256 << 16  # lim-grow-until-refused grows 256 pages at a time (its Hypothesis choice)
@@ -75,7 +76,7 @@ def judge(case: Case, out: Outcome, report: dict, *, wall_s: float, deadline_s: 
     from harness.probes import runner  # the probe runner's host-death and host-call vocabulary
 
     text = _text(out)
-    died = runner._HOST_DIED.search(text)
+    died = traps.HOST_CRASH.search(text)
     if out.signal is not None or died:
         why = f"signal {out.signal}" if out.signal is not None else died.group(0)
         return Verdict(0, "host-crashed", f"the runtime process died ({why})")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from harness import canary as canary_mod
 from harness import judgement
+from harness.runtimes import traps
 from harness.outcome import Outcome
 from harness.probes import sockabi
 from harness.probes.params import Layout
@@ -44,7 +45,6 @@ GUEST_RW, GUEST_RO = canary_mod.GUEST_RW, canary_mod.GUEST_RO
 _LINK_REFUSED = re.compile(r"unknown import[^\n]*|LinkError[^\n]*|invalid Wasi import[^\n]*"
                            r"|Import #\d+[^\n]*module is not an object or function[^\n]*"
                            r"|import[^\n]*(not been defined|requires a callable)[^\n]*")
-_HOST_DIED = re.compile(r"panicked at|FATAL ERROR|Segmentation fault|core dumped|double free|Aborted")
 _CAUSE = re.compile(r"^\s*\d+: ([A-Za-z][^\n]*)$", re.M)
 
 
@@ -154,7 +154,7 @@ def judge(p: Probe, run: Run, *, capabilities=frozenset(), control: Run | None =
         return Judgement("inconclusive", 0, f"{run.form} cannot make a preopen read-only, so the guest was given a "
                                             f"writable one ({ro_hits[0].how})")
     text = (out.extra.get("error_text") or out.error or "") + "\n" + out.stderr.decode("utf-8", "replace")
-    died = _HOST_DIED.search(text)
+    died = traps.HOST_CRASH.search(text)
     if run.form != "native" and (out.signal is not None or died):
         why = f"signal {out.signal}" if out.signal is not None else died.group(0)
         return Judgement("host-crashed", 1, f"the {run.form} process died ({why}): {out.describe()[:200]}")

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ from hypothesis import strategies as st
 
 from harness import canary
 from harness.probes import wasicalls, wasimodel
+from harness.runtimes import traps
 from harness.probes.runner import host_ended
 from harness.probes.wasimodel import Grant
 from harness.runtimes.base import Preopen, WasiSetup
@@ -326,7 +326,6 @@ def encode(calls: list[Call], root: Path) -> bytes:
 
 RANK = {"escaped": 6, "host-crashed": 5, "spec-deviation": 4, "killed": 3, "denied": 2, "inconclusive": 0}
 FINDINGS = ("escaped", "host-crashed", "spec-deviation")
-_HOST_DIED = re.compile(r"panicked at|FATAL ERROR|Segmentation fault|core dumped|double free|Aborted|stack overflow")
 
 
 @dataclass
@@ -396,7 +395,7 @@ def judge(layout: Layout, calls: list[Call], tree: Tree, before: dict, after: di
         return Verdict("escaped", f"the secret outside every preopen was read (step {_first_with(steps, tree.token)})", n)
     if changes:
         return Verdict("escaped", "; ".join(changes[:3]), n)
-    died = _HOST_DIED.search(text)
+    died = traps.HOST_CRASH.search(text)
     if outcome.signal is not None or died:
         why = f"signal {outcome.signal}" if outcome.signal is not None else died.group(0)
         if steps:

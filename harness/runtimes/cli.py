@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import arch as arch_mod
 from harness.outcome import Outcome
 from harness.process import run_process
-from harness.runtimes import wast
+from harness.runtimes import traps, wast
 from harness.runtimes.base import Availability, Invoked, Limits, Session, WasiSetup, WasmRuntime
 from harness.toolchain import host_arch
 
@@ -162,44 +162,9 @@ class CliRuntime(WasmRuntime):
     def read_trap(self, outcome: Outcome) -> Outcome:
         m = self.trap_pattern.search(outcome.stderr.decode("utf-8", "replace"))
         if m and outcome.exit_code != 0:
-            outcome.trap = normalise_trap(m.group(1))
+            outcome.trap = traps.normalise(m.group(1))
             outcome.timed_out = outcome.timed_out or outcome.trap == "interrupt"
         return outcome
-
-
-_TRAP_WORDS = [
-    ("out of bounds memory", "memory-out-of-bounds"), ("memory access out of bounds", "memory-out-of-bounds"),
-    ("data segment is out of bounds", "memory-out-of-bounds"),
-    ("memory fault at wasm address", "memory-out-of-bounds"), ("memory-out-of-bounds", "memory-out-of-bounds"),
-    ("unreachable", "unreachable"),
-    ("call stack exhausted", "stack-overflow"), ("maximum call stack", "stack-overflow"),
-    ("stack overflow", "stack-overflow"), ("call stack overflow", "stack-overflow"),
-    ("divide by zero", "integer-division-by-zero"), ("division-by-zero", "integer-division-by-zero"),
-    ("integer overflow", "integer-overflow"), ("integer-overflow", "integer-overflow"),
-    ("divide result unrepresentable", "integer-overflow"),
-    ("conversion to integer", "invalid-conversion-to-integer"), ("conversion-to-integer", "invalid-conversion-to-integer"),
-    ("float unrepresentable in integer range", "invalid-conversion-to-integer"),
-    ("null function or function signature mismatch", "indirect-call-failed"),  # V8 tells the two apart by neither
-    ("indirect call type mismatch", "bad-signature"), ("bad-signature", "bad-signature"),
-    ("null function", "indirect-call-to-null"), ("indirect-call-to-null", "indirect-call-to-null"),
-    ("uninitialized element", "indirect-call-to-null"),
-    ("undefined element", "table-out-of-bounds"), ("table index", "table-out-of-bounds"),
-    ("out of bounds table", "table-out-of-bounds"), ("table-out-of-bounds", "table-out-of-bounds"),
-    ("all fuel consumed", "out-of-fuel"), ("out of fuel", "out-of-fuel"), ("cost exceeded limit", "out-of-fuel"),
-    ("cost limit exceeded", "out-of-fuel"),
-    ("interrupt", "interrupt"),
-]
-
-
-def normalise_trap(text: str) -> str:
-    """One trap vocabulary for every engine's wording."""
-    return classify_trap(text) or text.lower().strip()[:60]
-
-
-def classify_trap(text: str) -> str | None:
-    """The trap kind named anywhere in an engine's error text (None: no known trap words)."""
-    low = text.lower()
-    return next((kind for words, kind in _TRAP_WORDS if words in low), None)
 
 
 INTEGER = re.compile(rb"-?\b\d+\b")
@@ -219,7 +184,7 @@ def invoked(outcome: Outcome, trap_pattern: re.Pattern | None = None) -> Invoked
         return Invoked(died=outcome.signal)
     text = (outcome.stderr + b"\n" + outcome.stdout).decode("utf-8", "replace").split("Stack backtrace:")[0]
     line = trap_pattern.search(text) if trap_pattern else None
-    kind = classify_trap(line.group(0)) if line else None
+    kind = traps.kind(line.group(0)) if line else None
     if kind is not None:
         return Invoked(trap=kind)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]

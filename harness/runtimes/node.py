@@ -10,7 +10,8 @@ from pathlib import Path
 
 from harness.process import run_process
 from harness.runtimes.base import Invoked, Limits, WasiSetup
-from harness.runtimes.cli import CliRuntime, classify_trap, invoked
+from harness.runtimes import traps
+from harness.runtimes.cli import CliRuntime, invoked
 from harness.toolchain import host_arch
 
 NODE_RUNNER = Path(__file__).with_name("node_wasi_runner.mjs")
@@ -76,7 +77,7 @@ def _lines(outcome) -> list[dict]:
 
 def _invoked(d: dict) -> Invoked:
     return (Invoked(value=int(d["value"])) if "value" in d else
-            Invoked(trap=classify_trap(d["trap"]) or d["trap"][:60]) if "trap" in d else Invoked(error=d["error"][:200]))
+            Invoked(trap=traps.normalise(d["trap"])) if "trap" in d else Invoked(error=d["error"][:200]))
 
 
 def _stopped(outcome) -> Invoked:

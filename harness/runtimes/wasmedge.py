@@ -23,7 +23,8 @@ from pathlib import Path
 
 from harness.outcome import Outcome
 from harness.runtimes.base import Availability, Invoked, Limits, WasiSetup
-from harness.runtimes.cli import CliRuntime, CliSession, normalise_trap, program_version
+from harness.runtimes import traps
+from harness.runtimes.cli import CliRuntime, CliSession, program_version
 from harness.toolchain import cache_root, host_arch
 
 INSTALL_HINT = ("install WasmEdge with its own installer (no Debian or PyPI package provides it) and put `wasmedge` "
@@ -42,7 +43,7 @@ def split_log(outcome: Outcome) -> Outcome:
         outcome.stderr = b"".join(records) + outcome.stderr
     m = TRAP_LINE.search(outcome.stderr.decode("utf-8", "replace"))
     if m and outcome.exit_code != 0:
-        outcome.trap = normalise_trap(m.group(1) or m.group(2))
+        outcome.trap = traps.normalise(m.group(1) or m.group(2))
         outcome.timed_out = outcome.timed_out or outcome.trap == "interrupt"
     return outcome
 

@@ -19,6 +19,7 @@ from importlib.metadata import version
 import wasmtime
 
 from harness.outcome import Outcome
+from harness.runtimes import traps
 from harness.runtimes.base import Availability, Limits, Session, VersionUnavailable, WasiSetup, WasmRuntime
 from harness.runtimes.childproc import EngineChild
 from harness.toolchain import cache_root, host_arch
@@ -62,8 +63,7 @@ CONFIGS = {
 
 
 def trap_kind(trap: wasmtime.Trap) -> str:
-    code = trap.trap_code
-    return code.name.lower().replace("_", "-") if code is not None else "trap"
+    return traps.of_code(trap.trap_code)
 
 
 class _EpochTicker:
@@ -322,7 +322,7 @@ def outcome_from_reply(reply: dict, wall_s: float) -> Outcome:
         return Outcome(signal=reply.get("signal"), exit_code=reply.get("exit_code"), wall_s=wall_s,
                        stderr=(reply.get("stderr_tail") or "").encode(),
                        extra={"error_text": f"the engine's child process died: {(reply.get('stderr_tail') or '')[-600:]}"})
-    out = Outcome(exit_code=reply.get("exit_code"), trap=reply.get("trap"), wall_s=reply.get("wall_s", wall_s),
+    out = Outcome(exit_code=reply.get("exit_code"), trap=reply.get("trap") and traps.normalise(reply["trap"]), wall_s=reply.get("wall_s", wall_s),
                   stdout=base64.b64decode(reply.get("stdout", "")), stderr=base64.b64decode(reply.get("stderr", "")),
                   error=reply.get("error") or (f"unsupported: {reply['unsupported']}" if reply.get("unsupported") else None),
                   peak_memory_kb=reply.get("maxrss_kb"), memory_source=CHILD_PEAK if reply.get("maxrss_kb") else None)
