@@ -223,6 +223,14 @@ def test_nan_never_passes():
     assert not parity.violates(parity.relative_error(ref, ref), 0.0)
 
 
+def test_max_abs_diff_is_zero_only_for_the_same_numbers():
+    a = np.array([[1.0, np.nan], [np.inf, -2.0]], np.float32)
+    assert parity.max_abs_diff(a, a.copy()) == 0.0  # NaN and inf in the same places are the same numbers
+    assert parity.max_abs_diff(a, a + np.array([[0, 0], [0, 0.5]], np.float32)) == 0.5
+    assert np.isnan(parity.max_abs_diff(a, np.nan_to_num(a, nan=1.0)))  # a NaN on one side only
+    assert np.isnan(parity.max_abs_diff(a, a.reshape(4)))
+
+
 def test_build_c_file_reports_a_missing_source(tmp_path):
     from harness.toolchain import BuildError, build_c_file
 
