@@ -239,9 +239,12 @@ def test_build_c_file_reports_a_missing_source(tmp_path):
 
 
 def test_torch_rows_skip_with_the_install_hint_when_torch_is_missing():
+    from harness.report.model import enable_hint
+
+    assert enable_hint({}, [f"wasi-nn-torch-cpu: {TORCH_MISSING}"]).startswith("make report EXTRAS=torch")
     if torch_available():
         pytest.skip("torch is installed here")
-    assert "make report EXTRAS=torch" in TorchBackend().unavailable("cpu")
+    assert TorchBackend().unavailable("cpu") == TORCH_MISSING
 
 
 # -- tensorflowlite ------------------------------------------------------------------------

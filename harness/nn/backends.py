@@ -15,8 +15,9 @@ import io
 
 import numpy as np
 
-TORCH_MISSING = ("torch not installed: the pytorch rows are an extra (several GB); run `make report EXTRAS=torch` "
-                 "(or pip install 'wasm-claims[torch]')")
+# "<what is missing> (<what enables it>)": the report's "to enable" reads the last parenthesis
+TORCH_MISSING = ("torch not installed: the pytorch rows are an extra of several GB "
+                 "(make report EXTRAS=torch, or pip install 'wasm-claims[torch]')")
 LITERT_MISSING = "LiteRT not installed (pip install ai-edge-litert; wheels exist for x86_64 and aarch64 only)"
 
 
