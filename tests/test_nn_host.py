@@ -11,8 +11,8 @@ import wasmtime
 
 from harness.nn import parity
 from harness.nn.abi import DEFAULT_PROFILE, PROFILES, Errno, profile
-from harness.nn.backends import (InputRejected, OnnxRuntimeBackend, ReferenceBackend, TfliteBackend, TorchBackend,
-                                 litert_available, torch_available)
+from harness.nn.backends import (TORCH_MISSING, InputRejected, OnnxRuntimeBackend, ReferenceBackend, TfliteBackend,
+                                 TorchBackend, litert_available, torch_available)
 from harness.nn.guest import WasmGuest, build_guest
 from harness.nn.host import NNHost
 from harness.nn.memory import Fault, GuestMemory
@@ -223,6 +223,14 @@ def test_nan_never_passes():
     assert not parity.violates(parity.relative_error(ref, ref), 0.0)
 
 
+def test_max_abs_diff_is_zero_only_for_the_same_numbers():
+    a = np.array([[1.0, np.nan], [np.inf, -2.0]], np.float32)
+    assert parity.max_abs_diff(a, a.copy()) == 0.0  # NaN and inf in the same places are the same numbers
+    assert parity.max_abs_diff(a, a + np.array([[0, 0], [0, 0.5]], np.float32)) == 0.5
+    assert np.isnan(parity.max_abs_diff(a, np.nan_to_num(a, nan=1.0)))  # a NaN on one side only
+    assert np.isnan(parity.max_abs_diff(a, a.reshape(4)))
+
+
 def test_build_c_file_reports_a_missing_source(tmp_path):
     from harness.toolchain import BuildError, build_c_file
 
@@ -231,9 +239,12 @@ def test_build_c_file_reports_a_missing_source(tmp_path):
 
 
 def test_torch_rows_skip_with_the_install_hint_when_torch_is_missing():
+    from harness.report.model import enable_hint
+
+    assert enable_hint({}, [f"wasi-nn-torch-cpu: {TORCH_MISSING}"]).startswith("make report EXTRAS=torch")
     if torch_available():
         pytest.skip("torch is installed here")
-    assert "make report EXTRAS=torch" in TorchBackend().unavailable("cpu")
+    assert TorchBackend().unavailable("cpu") == TORCH_MISSING
 
 
 # -- tensorflowlite ------------------------------------------------------------------------
@@ -291,6 +302,9 @@ class _FakeTensor:
     def cpu(self):
         return self
 
+    def float(self):
+        return _FakeTensor(self.a.astype(np.float32))
+
     def numpy(self):
         return self.a
 
@@ -302,28 +316,89 @@ def _fake_torch():
     return types.SimpleNamespace(no_grad=contextlib.nullcontext, from_numpy=_FakeTensor)
 
 
+class _FakeModule:
+    """A stand-in TorchScript module: forward(self, x), its schema returning `returns`."""
+
+    def __init__(self, forward, returns):
+        import types
+
+        self.forward = forward
+        forward.schema = types.SimpleNamespace(arguments=["self", "x"], returns=[types.SimpleNamespace(type=returns)])
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+
 @pytest.mark.parametrize("shape", ["tensor", "tuple", "list"])
 def test_torch_graph_follows_the_pytorch_contract(monkeypatch, shape):
-    """A stand-in torch module: f32 in only; a tensor, tuple or list of tensors out, one output each."""
+    """A stand-in torch module: f32 in only; a tensor, tuple or list of tensors out, one output
+    each, every one handed back as f32 (an f64 output too, as WasmEdge's getOutput converts)."""
+    import types
+
     from harness.nn.backends import _TorchGraph
 
     monkeypatch.setitem(__import__("sys").modules, "torch", _fake_torch())
-    outs = {"tensor": lambda x: _FakeTensor(x.a * 2), "tuple": lambda x: (_FakeTensor(x.a * 2), _FakeTensor(x.a + 1)),
-            "list": lambda x: [_FakeTensor(x.a * 2), _FakeTensor(x.a + 1)]}[shape]
-    graph = _TorchGraph(outs, "cpu", 1, 1 if shape == "tensor" else 2)
+    pair = types.SimpleNamespace(elements=lambda: ["Tensor", "Tensor"])
+    forward, returns = {
+        "tensor": (lambda x: _FakeTensor(x.a * 2), "Tensor"),
+        "tuple": (lambda x: (_FakeTensor(x.a * 2), _FakeTensor(x.a.astype(np.float64) + 1)), pair),
+        "list": (lambda x: [_FakeTensor(x.a * 2), _FakeTensor(x.a.astype(np.float64) + 1)], "Tensor[]")}[shape]
+    graph = _TorchGraph(_FakeModule(forward, returns), "cpu")
+    assert graph.n_inputs == 1 and graph.n_outputs == (2 if shape == "tuple" else 1)
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     got = graph.run([x])
-    assert len(got) == graph.n_outputs and np.array_equal(got[0], x * 2)
+    assert len(got) == (1 if shape == "tensor" else 2) and np.array_equal(got[0], x * 2)
+    assert all(o.dtype == np.float32 for o in got)
     graph.check_input(0, x)
     for dtype in (np.int32, np.uint8, np.float64):
         with pytest.raises(InputRejected, match="f32 only"):
             graph.check_input(0, x.astype(dtype))
 
 
+# -- pytorch, where torch is installed ------------------------------------------------------
+needs_torch = pytest.mark.skipif(not torch_available(), reason=TORCH_MISSING)
+
+
+@needs_torch
 def test_torch_rows_run_where_torch_is_installed():
-    if not torch_available():
-        pytest.skip(TorchBackend().unavailable("cpu"))
+    import torch
+
     spec = ModelSpec("attention", 16, seed=7, max_rows=6)
     x = np.random.default_rng(3).standard_normal((4, 16)).astype(np.float32)
     out = Runner(PathSpec("wasi-nn", "torch", "cpu"), spec).run(x)
     assert parity.relative_error(out, reference64(spec, x)) < parity.BOUNDS["fp32-cpu"]
+    assert torch.get_num_threads() == TorchBackend.threads  # as onnxruntime's: one thread, stable timings
+
+
+@needs_torch
+def test_torch_graph_takes_as_many_inputs_as_forward_has(offload_wasm):
+    """As WasmEdge's: set_input at every index forward takes, compute calls forward(*inputs), and
+    each tuple element is an output index, written as f32 (here an f64 one)."""
+    import io
+
+    import torch
+
+    class TwoInTwoOut(torch.nn.Module):
+        def forward(self, a, b):
+            return a + b, (a * b).double()
+
+    blob = io.BytesIO()
+    torch.jit.save(torch.jit.script(TwoInTwoOut()), blob)
+    host = NNHost(TorchBackend())
+    g = WasmGuest(offload_wasm, host)
+    model, out = blob.getvalue(), g.alloc(4)
+    assert g.call("wc_nn_load", g.put(model), len(model), profile().encoding_code("pytorch"), 0, out) == Errno.success
+    assert g.call("wc_nn_init", int.from_bytes(g.get(out, 4), "little"), out) == Errno.success
+    ctx = int.from_bytes(g.get(out, 4), "little")
+    a, b = np.arange(6, dtype=np.float32).reshape(2, 3), np.full((2, 3), 0.5, np.float32)
+    dims = g.put(np.array([2, 3], np.uint32))
+    for i, x in enumerate((a, b)):
+        assert g.call("raw_set_input", ctx, i, g.put(struct.pack("<5I", dims, 2, 1, g.put(x), 24))) == Errno.success
+    assert g.call("raw_set_input", ctx, 2, g.put(struct.pack("<5I", dims, 2, 1, g.put(a), 24))) == Errno.invalid_argument
+    assert g.call("raw_compute", ctx) == Errno.success, host.last_error
+    buf = g.alloc(24)
+    for i, want in enumerate((a + b, a * b)):
+        assert g.call("raw_get_output", ctx, i, buf, 24, out) == Errno.success, host.last_error
+        assert int.from_bytes(g.get(out, 4), "little") == 24
+        assert np.array_equal(np.frombuffer(g.get(buf, 24), np.float32).reshape(2, 3), want)
+    assert host.unexpected == []

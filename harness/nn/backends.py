@@ -15,8 +15,9 @@ import io
 
 import numpy as np
 
-TORCH_MISSING = ("torch not installed: the pytorch rows are an extra (several GB); run `make report EXTRAS=torch` "
-                 "(or pip install 'wasm-claims[torch]')")
+# "<what is missing> (<what enables it>)": the report's "to enable" reads the last parenthesis
+TORCH_MISSING = ("torch not installed: the pytorch rows are an extra of several GB "
+                 "(make report EXTRAS=torch, or pip install 'wasm-claims[torch]')")
 LITERT_MISSING = "LiteRT not installed (pip install ai-edge-litert; wheels exist for x86_64 and aarch64 only)"
 
 
@@ -150,11 +151,15 @@ def torch_available() -> bool:
 
 class _TorchGraph(Graph):
     """WasmEdge's pytorch contract: f32 inputs only, forward(*inputs), and a tensor, a tuple or
-    a list of tensors out (each one output index)."""
+    a list of tensors out (each one output index, handed back as f32 as WasmEdge's getOutput
+    does). The inputs are forward's parameters: a module of two inputs takes two."""
 
-    def __init__(self, module, device, n_inputs, n_outputs):
+    def __init__(self, module, device):
         self._module, self._device = module, device
-        self.n_inputs, self.n_outputs = n_inputs, n_outputs
+        schema = module.forward.schema
+        self.n_inputs = len(schema.arguments) - 1  # less `self`
+        returns = schema.returns[0].type if len(schema.returns) == 1 else None
+        self.n_outputs = len(returns.elements()) if hasattr(returns, "elements") else 1  # a list's length shows when run
 
     def check_input(self, index, data):
         if data.dtype != np.float32:
@@ -167,14 +172,18 @@ class _TorchGraph(Graph):
         with torch.no_grad():
             out = self._module(*[torch.from_numpy(np.ascontiguousarray(x)).to(self._device) for x in inputs])
         outs = out if isinstance(out, (tuple, list)) else [out]
-        return [o.detach().cpu().numpy() for o in outs]
+        return [o.detach().cpu().float().numpy() for o in outs]
 
 
 class TorchBackend(Backend):
-    """TorchScript bytes (torch.jit.save); one input and one output, like the generated blocks."""
+    """TorchScript bytes (torch.jit.save). One intra-op thread, as onnxruntime's: with torch's
+    default (a thread per core) a call on a busy machine waits for a core at every parallel
+    region, and NN-2's direct side swung by three orders of magnitude. torch's thread count is
+    one setting for the whole process; load sets it."""
 
     name, encoding = "torch", "pytorch"
     targets = ("cpu", "gpu")
+    threads = 1
 
     def version(self):
         if not torch_available():
@@ -202,9 +211,10 @@ class TorchBackend(Backend):
             raise BackendUnavailable(reason)
         import torch
 
+        torch.set_num_threads(self.threads)
         device = "cuda" if target == "gpu" else "cpu"
         module = torch.jit.load(io.BytesIO(bytes(model)), map_location=device).eval()
-        return _TorchGraph(module, device, 1, 1)
+        return _TorchGraph(module, device)
 
 
 @functools.cache

@@ -33,6 +33,16 @@ def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(out - ref)) / denom
 
 
+def max_abs_diff(out: np.ndarray, other: np.ndarray) -> float:
+    """max |out - other| elementwise; 0.0 when they are the same numbers (NaN where both have
+    NaN included), NaN when the shapes differ or one has a NaN the other has not."""
+    a, b = np.asarray(out, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    if a.shape != b.shape:
+        return math.nan
+    differ = ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    return float(np.max(np.abs(a[differ] - b[differ]))) if differ.any() else 0.0
+
+
 def violates(err: float, bound: float) -> bool:
     """NaN never passes."""
     return not (err <= bound)
