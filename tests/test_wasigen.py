@@ -117,6 +117,21 @@ def test_judge_words(tree):
     assert wasigen.judge(LAYOUTS["rw-dir-ro-files"], ro_write, tree, snap, snap, dev).outcome == "spec-deviation"
 
 
+def test_a_call_that_hangs_where_the_spec_says_it_returns_is_a_spec_deviation(tree):
+    """WasmEdge 0.14.1's poll_oneoff never returns on a clock subscription of 0 ns (its own
+    --time-limit does not end it): the engine's deviation, not a guest that ran too long."""
+    snap = canary.snapshot(tree.root, mtimes=True)
+    lay = LAYOUTS["rw"]
+    hung = Outcome(timed_out=True, wall_s=9.0, stdout=b"0000 00 0000 0000000000000004\n")
+    clock = [C("path_open", (3, 0, 0, 2, 0, 0), path1=b"file.txt"), C("poll_oneoff", (0, 3, 0))]
+    v = wasigen.judge(lay, clock, tree, snap, snap, hung)
+    assert v.outcome == "spec-deviation" and "poll_oneoff" in v.reason and "clock" in v.reason
+    closed_fd = [C("path_open", (3, 0, 0, 2, 0, 0), path1=b"file.txt"), C("poll_oneoff", (1, 99, 0))]
+    assert wasigen.judge(lay, closed_fd, tree, snap, snap, hung).outcome == "spec-deviation"
+    stdin = [C("path_open", (3, 0, 0, 2, 0, 0), path1=b"file.txt"), C("poll_oneoff", (1, 0, 0))]
+    assert wasigen.judge(lay, stdin, tree, snap, snap, hung).outcome == "killed"  # waiting on an open fd may block
+
+
 @settings(max_examples=30, deadline=None)
 @given(wasigen.sequences(2))
 def test_sequences_reference_only_earlier_descriptor_steps(calls):

@@ -43,7 +43,7 @@ from harness.probes.wasimodel import Grant
 from harness.runtimes.base import Preopen, WasiSetup
 
 PROBE_NAME = "wasi-generated"
-TIMEOUT_S = 10.0
+TIMEOUT_S = 5.0  # a sequence is at most a few dozen host calls: milliseconds on every engine here
 ALL_RIGHTS = (1 << 30) - 1
 READ_RIGHTS = (1 << 1) | (1 << 2) | (1 << 5) | (1 << 13) | (1 << 14) | (1 << 18) | (1 << 21)  # read seek tell open readdir stat
 WRITE_RIGHTS = (1 << 6) | (1 << 8) | (1 << 22)
@@ -404,6 +404,9 @@ def judge(layout: Layout, calls: list[Call], tree: Tree, before: dict, after: di
         return Verdict("host-crashed", f"the engine died ({why}); the guest's report died with it, so the call is not "
                                        f"known: {'; '.join(c.describe() for c in calls)[:300]}", n)
     if outcome.timed_out:
+        blocked = blocked_at(layout, calls, tree, steps)
+        if blocked:  # a host call that hangs where the spec says it returns: the engine's, not the guest's
+            return Verdict("spec-deviation", f"{blocked}; stopped by a deadline after {outcome.wall_s:.1f}s", n, [blocked])
         return Verdict("killed", f"stopped by a deadline after {outcome.wall_s:.1f}s at call {n}", n)
     deviations = deviations_of(layout, calls, tree, steps) + metadata
     ended = host_ended(text)
@@ -427,19 +430,39 @@ def _first_with(steps, token: str) -> str:
 def deviations_of(layout: Layout, calls: list[Call], tree: Tree, steps) -> list[str]:
     """The calls the model says must fail that succeeded, in order (the model follows the run:
     registers resolve to what the engine returned)."""
+    return _follow(layout, calls, tree, steps)[0]
+
+
+def blocked_at(layout: Layout, calls: list[Call], tree: Tree, steps) -> str:
+    """Why the call the run stopped in may not block ('' when it may, or none is left): the
+    model's state after the steps that ran, asked about the next call."""
+    _, model, regs = _follow(layout, calls, tree, steps)
+    n = len(steps)
+    if n >= len(calls):
+        return ""
+    why = model.must_return(calls[n].op, _args32(calls[n].op, _resolved(calls[n], regs)))
+    return f"step {n}: {calls[n].describe()} blocked; it must return: {why}" if why else ""
+
+
+def _resolved(call: Call, regs: list[int]) -> list[int]:
+    """The call's arguments, references to earlier steps replaced by what those returned."""
+    return [regs[v] if k in call.refs and v < len(regs) else (0xFFFFFFFF if k in call.refs else v)
+            for k, v in enumerate(call.args)] + [0] * 8
+
+
+def _follow(layout: Layout, calls: list[Call], tree: Tree, steps) -> tuple[list[str], wasimodel.Model, list[int]]:
     model = wasimodel.Model(layout.grants, model_tree(tree), str(tree.root))
     regs: list[int] = []
     out = []
     for call, step in zip(calls, steps):
-        args = [regs[v] if k in call.refs and v < len(regs) else (0xFFFFFFFF if k in call.refs else v)
-                for k, v in enumerate(call.args)] + [0] * 8
+        args = _resolved(call, regs)
         p1, p2 = call.render(tree.root)
         exp = model.expect(call.op, _args32(call.op, args), p1, p2)
         if exp.must_fail and step.errno == 0:
             out.append(f"step {step.step}: {call.describe()} succeeded; must fail: {exp.why}")
         model.apply(call.op, _args32(call.op, args), p1, p2, step.errno, step.ret)
         regs.append(step.ret if step.errno == 0 else 0xFFFFFFFF)
-    return out
+    return out, model, regs
 
 
 _I64_ARGS = {"path_open": (3, 4), "fd_fdstat_set_rights": (1, 2), "path_filestat_set_times": (2, 3)}

@@ -203,6 +203,19 @@ class Model:
             return Expect(True, f"{op} through a descriptor without the fd_write right")
         return Expect(False)
 
+    def must_return(self, op: str, a: list[int]) -> str:
+        """Why this call may not block ('' where it may): preview1's poll_oneoff returns when its
+        clock subscription fires (the probes draw at most 1000 ns), and answers a subscription on
+        a descriptor that is not open with an event carrying the error, not by waiting on it."""
+        if op != "poll_oneoff":
+            return ""
+        tag, fd, timeout = (list(a) + [0, 0, 0])[:3]
+        if tag == 0:
+            return f"its clock subscription ({timeout} ns) fires at once"
+        if fd not in self.fds:
+            return f"fd {fd} is not open: the subscription's event carries EBADF"
+        return ""
+
     def apply(self, op: str, a: list[int], p1: bytes, p2: bytes, errno: int, ret: int) -> None:
         """Update the state after a call that ran (`errno` 0: it succeeded)."""
         if errno != 0:
