@@ -44,6 +44,7 @@ from harness import budget
 from harness.fuzzdriver import ALL, FNV_OFFSET, Call, instrument, prefix
 from harness.runtimes.base import Invoked
 from harness.runtimes import traps
+from harness.runtimes.childproc import answer_of, batch_answers, failure_of
 from harness.toolchain import ToolMissing, wasm_tools
 
 SMITH_COMMON = ("--ensure-termination", "--canonicalize-nans", "true", "--export-everything", "true",
@@ -271,37 +272,16 @@ class Engine:
         return got
 
     def _child_many(self, jobs: list[tuple[Path, list[str], list[str]]]) -> list[list[Invoked]]:
-        """One request for the batch; when the child dies or hangs, the batch is bisected down to
-        the module that did it (the modules before it in the batch are answered again)."""
-        calls = sum(len(e) + len(t) for _, e, t in jobs)
-        reply = self.host.request({"op": "invoke_batch", "timeout_s": CALL_TIMEOUT_S,
-                                   "jobs": [{"module": str(m), "exports": e, "on_trap": t} for m, e, t in jobs],
-                                   "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (calls + 1))
-        if "results" in reply:
-            return [[_from_child(r) for r in results] for results in reply["results"]]
-        if (reply.get("died") or reply.get("timed_out")) and len(jobs) > 1:
-            half = len(jobs) // 2
-            return self._child_many(jobs[:half]) + self._child_many(jobs[half:])
-        return [[_child_failure(reply)] * len(e) for _, e, _ in jobs]
+        """One request for the batch, bisected down to the module when the child dies or hangs."""
+        return batch_answers(self.host.request, {"op": "invoke_batch", "timeout_s": CALL_TIMEOUT_S,
+                                                 "config": {"name": self.config, "knobs": self.knobs}}, jobs, CALL_TIMEOUT_S)
 
     def _child(self, module_path: Path, exports: list[str]) -> list[Invoked]:
         reply = self.host.request({"op": "invoke", "module": str(module_path), "exports": exports, "timeout_s": CALL_TIMEOUT_S,
                                    "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (len(exports) + 1))
         if reply.get("died") or reply.get("timed_out") or "results" not in reply:
-            return [_child_failure(reply)] * len(exports)
-        return [_from_child(r) for r in reply["results"]]
-
-
-def _from_child(r: dict) -> Invoked:
-    return (Invoked(value=r["value"]) if "value" in r else Invoked(trap=traps.normalise(r["trap"]))
-            if "trap" in r else Invoked(error=r.get("error", "?")))
-
-
-def _child_failure(reply: dict) -> Invoked:
-    """A request the child did not answer: it died (signal), hung, or refused (unsupported, error)."""
-    return Invoked(died=reply.get("signal") or (None if not reply.get("died") else -1), timed_out=bool(reply.get("timed_out")),
-                   error=None if reply.get("died") or reply.get("timed_out") else
-                   str(reply.get("unsupported") or reply.get("error") or reply)[:200])
+            return [failure_of(reply)] * len(exports)
+        return [answer_of(r) for r in reply["results"]]
 
 
 def _makes_calls(driven_path: Path) -> bool:

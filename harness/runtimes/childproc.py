@@ -1,7 +1,9 @@
-"""The parent side of an engine run in a child process (harness.runtimes.wasmtime_child):
-JSON-lines requests with a deadline; a child that dies is restarted on the next request, and
-its death (signal, exit status, the last lines it wrote to stderr) is the request's answer.
-So a guest that crashes an engine is an observation, never a lost test run."""
+"""The parent side of an engine run in a child process (harness.runtimes.wasmtime_child,
+harness.runtimes.wasmedge_capi): JSON-lines requests with a deadline; a child that dies is
+restarted on the next request, and its death (signal, exit status, the last lines it wrote to
+stderr) is the request's answer. So a guest that crashes an engine is an observation, never a
+lost test run. A batch of export calls (differential fuzzing's) is one request, bisected down
+to the module when the child dies or hangs on it (batch_answers)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Callable
+
+from harness.runtimes.base import Invoked
+from harness.runtimes import traps
 
 STDERR_TAIL = 4000
 
@@ -100,3 +106,38 @@ class EngineChild:
             if self._err is not None:
                 self._err.close()
                 self._err = None
+
+
+def answer_of(r: dict) -> Invoked:
+    """One call's answer in a child's reply: {"value"}, {"trap": words} (in the one trap
+    vocabulary, harness.runtimes.traps), {"timed_out"} or {"error"}."""
+    if "value" in r:
+        return Invoked(value=r["value"])
+    if "trap" in r:
+        return Invoked(trap=traps.normalise(r["trap"]))
+    return Invoked(timed_out=True) if r.get("timed_out") else Invoked(error=r.get("error", "?"))
+
+
+def failure_of(reply: dict) -> Invoked:
+    """A request the child did not answer: it died (signal), hung, or refused (unsupported, error)."""
+    return Invoked(died=reply.get("signal") or (None if not reply.get("died") else -1), timed_out=bool(reply.get("timed_out")),
+                   error=None if reply.get("died") or reply.get("timed_out") else
+                   str(reply.get("unsupported") or reply.get("error") or reply)[:200])
+
+
+def batch_answers(request: Callable[[dict, float], dict], req: dict, jobs: list[tuple[Path, list[str], list[str]]],
+                  timeout_s: float, answer: Callable[[dict], Invoked] = answer_of) -> list[list[Invoked]]:
+    """Per job its answers to one `req` ({"op": "invoke_batch", ...} plus the jobs) sent with
+    `request`. When the child dies or hangs, the batch is bisected down to the module that did
+    it (the modules before it in the batch are answered again), so a crash costs one batch and
+    is pinned to one module."""
+    calls = sum(len(e) + len(t) for _, e, t in jobs)
+    reply = request({**req, "jobs": [{"module": str(m), "exports": e, "on_trap": t} for m, e, t in jobs]},
+                    timeout_s * (calls + 1))
+    if "results" in reply:
+        return [[answer(r) for r in results] for results in reply["results"]]
+    if (reply.get("died") or reply.get("timed_out")) and len(jobs) > 1:
+        half = len(jobs) // 2
+        return (batch_answers(request, req, jobs[:half], timeout_s, answer) +
+                batch_answers(request, req, jobs[half:], timeout_s, answer))
+    return [[failure_of(reply)] * len(e) for _, e, _ in jobs]

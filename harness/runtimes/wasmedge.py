@@ -10,6 +10,10 @@ Where it writes what: its log (traps included) goes to STDOUT next to the guest'
 a trap exits 134; a `--time-limit` stop reads `execution interrupted`. The adapter moves the
 log lines to stderr and reads the trap from them. AOT code is compiled `--interruptible` so
 that the time limit can stop it, and with gas metering only for runs that ask for fuel.
+
+Differential fuzzing's batches (invoke_batch) go through WasmEdge's C API instead, the whole batch
+in one child process (harness.runtimes.wasmedge_capi), where libwasmedge lies next to the program;
+else, and said once on stderr, a `--reactor` process per call as before.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from harness.outcome import Outcome
+from harness.runtimes import traps, wasmedge_capi
 from harness.runtimes.base import Availability, Invoked, Limits, WasiSetup
-from harness.runtimes import traps
 from harness.runtimes.cli import CliRuntime, CliSession, program_version
 from harness.toolchain import cache_root, host_arch
 
@@ -101,6 +106,28 @@ class WasmEdge(CliRuntime):
         program = self.program(arch)
         return [program, *run_mode_flags(program, self.run_mode), *options, "--reactor", str(module), export]
 
+    def invokable(self, module: Path, arch: str | None) -> Path | str:
+        """The file invoke runs for this module (the module itself here), or why there is none."""
+        return Path(module)
+
+    def invoke_batch(self, jobs, options=(), timeout_s=30.0, arch=None, expect=None):
+        """The whole batch in one child process through the C API (harness.runtimes.wasmedge_capi:
+        the same library as the program, each call on a fresh instance, traps read as the CLI's),
+        where it can serve: the host arch, no CLI options, libwasmedge next to the program; else a
+        process per call, and the reason is said once on stderr."""
+        program = self.program(arch or host_arch())
+        child, why = ((None, "CLI options or a foreign arch") if options or arch not in (None, host_arch()) else
+                      (None, "wasmedge not found") if program is None else
+                      wasmedge_capi.child_for(program, program_version(program), self.name))
+        if child is None:
+            _say(f"{self.name}: batches answered a process per call, not through the C API: {why}")
+            return super().invoke_batch(jobs, options, timeout_s, arch, expect)
+        files = [self.invokable(module, arch) for module, _, _ in jobs]
+        runnable = [(f, exports, on_trap) for f, (_, exports, on_trap) in zip(files, jobs) if isinstance(f, Path)]
+        got = iter(child.invoke_batch(runnable, timeout_s, force_interpreter=self.run_mode == "interpreter"))
+        return [next(got) if isinstance(f, Path) else [Invoked(error=f)] * len(exports)
+                for f, (_, exports, _) in zip(files, jobs)]
+
     def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         pages = max(1, limits.memory_bytes >> 16)
         opts = [*run_mode_flags(self.program(arch), self.run_mode), f"--memory-page-limit={pages}",
@@ -141,13 +168,18 @@ class WasmEdgeAot(WasmEdge):
 
     def invoke(self, module: Path, exports: list[str], options: tuple[str, ...] = (), timeout_s: float = 30.0,
                arch: str | None = None) -> list[Invoked]:
-        """Compiled next to the module (a fuzzing run's modules are not worth caching), then run."""
-        try:
-            compiled = self.compiled(Path(module), self.program(arch or host_arch()), metered=False,
-                                     into=Path(module).parent)
-        except RuntimeError as exc:
-            return [Invoked(error=str(exc))] * len(exports)
+        """The compiled module run (see invokable)."""
+        compiled = self.invokable(module, arch)
+        if not isinstance(compiled, Path):
+            return [Invoked(error=compiled)] * len(exports)
         return super().invoke(compiled, exports, options, timeout_s, arch)
+
+    def invokable(self, module: Path, arch: str | None) -> Path | str:
+        """Compiled next to the module (a fuzzing run's modules are not worth caching)."""
+        try:
+            return self.compiled(Path(module), self.program(arch or host_arch()), metered=False, into=Path(module).parent)
+        except RuntimeError as exc:
+            return str(exc)
 
     def compiled(self, module: Path, program: str, *, metered: bool, into: Path | None = None) -> Path:
         """`wasmedge compile` output for this module, WasmEdge version and flags (cached under
@@ -170,3 +202,9 @@ class WasmEdgeAot(WasmEdge):
             raise RuntimeError(f"wasmedge compile failed (exit {proc.returncode}): {text[-1] if text else 'no output'}")
         staged.replace(out)
         return out
+
+
+@functools.cache
+def _say(line: str) -> None:
+    """A progress line, once per run."""
+    print(line, file=sys.stderr)

@@ -32,7 +32,6 @@ import mmap
 import os
 import resource
 import struct
-import sys
 import tempfile
 import threading
 import time
@@ -593,20 +592,9 @@ OPS = {"info": op_info, "run": op_run, "memprobe": op_memprobe, "invoke": op_inv
 
 
 def main() -> None:
-    out = sys.stdout
-    sys.stdout = sys.stderr  # only replies go to the real stdout
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        req = json.loads(line)
-        try:
-            res = OPS[req["op"]](req)
-        except Unsupported as exc:
-            res = {"unsupported": str(exc)}
-        except Exception as exc:  # noqa: BLE001 - one request failed, the server goes on
-            res = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"}
-        out.write(json.dumps(res) + "\n")
-        out.flush()
+    from childserve import serve  # this file's folder is first on sys.path when it runs as the child
+
+    serve(OPS, (Unsupported,))
 
 
 if __name__ == "__main__":
