@@ -47,15 +47,22 @@ def test_the_plan_follows_the_expectation_up_to_the_first_call_that_does_not_ret
     assert wast.planned_calls(jobs[0], []) is None
 
 
-def test_the_job_a_script_stopped_in_is_read_from_the_failed_line_or_the_last_marker():
-    owner = [None, 0, 0, 0, 1, 1, 1]
-    assert wast._stopped_at(Outcome(exit_code=0), owner) is None
-    assert wast._stopped_at(Outcome(exit_code=1, stderr=b"Caused by:\n 0: failed directive on /tmp/x.wast:6\n"), owner) == 1
-    assert wast._stopped_at(Outcome(exit_code=None, signal=11, stdout=b"0: i32\n7: i64\n1: i32\n"), owner) == 1
-    assert wast._stopped_at(Outcome(exit_code=2, stderr=b"error: unknown subcommand"), owner) == -1
+def test_how_far_a_script_got_is_read_from_its_failures_and_markers():
+    owner = [None, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert wast.progress(Outcome(exit_code=0), owner, 3) == (2, set())
+    # wasmtime, wasmi: the first failed directive ends the script
+    assert wast.progress(Outcome(exit_code=1, stdout=b"0: i32\n1: i32\n",
+                                 stderr=b"Caused by:\n 0: failed directive on /tmp/x.wast:6\n"), owner, 3) == (1, {1})
+    # Wasmer: every failure listed at the end, the script ran through
+    listed = b"Failed directives on x.wast:\n  * expected Core(I64(6)), got I64(5) (3:1)\n  * RuntimeError: unreachable\n" \
+             b"    at <unnamed> (b[0]:0x1f) (9:1)\n"
+    assert wast.progress(Outcome(exit_code=1, stdout=b"0: i32\n1: i32\nprint: 2\n", stderr=listed), owner, 3) == (2, {0, 2})
+    # a death: the job whose marker came last is asked again alone
+    assert wast.progress(Outcome(exit_code=None, signal=11, stdout=b"0: i32\n7: i64\n1: i32\n"), owner, 3) == (1, {1})
+    assert wast.progress(Outcome(exit_code=2, stderr=b"error: unknown subcommand"), owner, 3) == (-1, set())
 
 
-@pytest.fixture(params=["wasmtime-cli", "wasmi"])
+@pytest.fixture(params=["wasmtime-cli", "wasmi", "wasmer", "wasmer-singlepass"])
 def cli(request):
     """Each row whose CLI runs WAST scripts, where it is installed."""
     row = RUNTIMES[request.param]

@@ -43,7 +43,7 @@ from harness.probes.wasimodel import Grant
 from harness.runtimes.base import Preopen, WasiSetup
 
 PROBE_NAME = "wasi-generated"
-TIMEOUT_S = 5.0  # a sequence is at most a few dozen host calls: milliseconds on every engine here
+TIMEOUT_S = 3.0  # a sequence is at most a few dozen host calls: milliseconds on every engine here
 ALL_RIGHTS = (1 << 30) - 1
 READ_RIGHTS = (1 << 1) | (1 << 2) | (1 << 5) | (1 << 13) | (1 << 14) | (1 << 18) | (1 << 21)  # read seek tell open readdir stat
 WRITE_RIGHTS = (1 << 6) | (1 << 8) | (1 << 22)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.runtimes.base import Availability, Limits, WasiSetup
 from harness.runtimes.cargo_install import CargoCliRuntime, CargoEngine
+from harness.toolchain import host_arch
 
 WASMER = CargoEngine("wasmer", "wasmer-cli", "wasmer", "7.4.2", features=("cranelift", "singlepass"),
                      build_note="its first build took 36 min on 2 busy cores at nice 10: 548 crates")
@@ -55,6 +56,12 @@ class Wasmer(CargoCliRuntime):
 
     def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
         return [self.program(arch), "run", f"--{self.mode}", *options, "--invoke", export, str(module)]
+
+    wast_subcommand = "wast"
+    wast_takes_options = False  # `wasmer wast` takes the compiler, not `run`'s options
+
+    def wast_command(self, script: Path, options: tuple[str, ...], arch: str | None = None) -> list[str]:
+        return [self.program(arch or host_arch()), "wast", f"--{self.mode}", str(script)]
 
 
 class WasmerSinglepass(Wasmer):

@@ -1,5 +1,5 @@
 """Many export calls in one command-line engine process: a WAST script (`wasmtime wast`,
-`wasmi wast`) instead of a process per call. Differential fuzzing's batches go through it.
+`wasmi wast`, `wasmer wast`) instead of a process per call. Differential fuzzing's batches go through it.
 
 A script cannot hand back what a call returned, only check it, so a batch is checked against
 expected answers (another engine's, from the same run): `assert_return` for a value,
@@ -27,7 +27,8 @@ from harness.runtimes.base import Invoked
 Job = tuple[Path, list[str], list[str]]  # (module, exports, on_trap): see CliRuntime.invoke_job
 MARKER = ('(module $wc_mark (import "spectest" "print_i32" (func $p (param i32))) '
           '(func (export "mark") (param i32) (call $p (local.get 0))))')
-FAILED_AT = re.compile(r"failed directive on .*?:(\d+)")
+FAILED_AT = re.compile(r"failed directive on .*?:(\d+)")  # wasmtime, wasmi: the first failure ends the script
+LISTED_FAILURE = re.compile(r"\((\d+):\d+\)\s*$", re.M)  # Wasmer lists them all at the end, each with (line:col)
 MARK_LINE = re.compile(rb"^(?:(\d+): i32|print: (\d+))$", re.M)  # wasmtime's print_i32, wasmi's
 # Each trap kind (harness.runtimes.cli's vocabulary) in the words of the spec test suite's
 # assert_trap, which engines that pass it print (wasmtime and wasmi word them alike).
@@ -64,7 +65,7 @@ def script(jobs: list[Job], expected: list[list[Invoked]], trap_words: dict[str,
         owner.append(k)
         plan = planned_calls(job, exp)
         if plan is None or any(e.trap is not None and e.trap not in trap_words for _, e in plan):
-            lines.append(f'(assert_return (invoke $wc_mark "mark" (i32.const {k})) (i32.const 0))')  # fails: no result
+            lines.append(f'(assert_trap (invoke $wc_mark "mark" (i32.const {k})) "never")')  # fails: it returns
             owner.append(k)
             continue
         body = "".join(f"\\{b:02x}" for b in Path(job[0]).read_bytes())
@@ -93,22 +94,29 @@ def run_batch(jobs: list[Job], expected: list[list[Invoked]], command: Callable[
             f.flush()
             calls = sum(len(e) for e in exp)
             outcome = run_process(command(Path(f.name)), b"", timeout_s * (calls + 1))
-        stop = _stopped_at(outcome, owner)
-        if stop is None:
-            return out + [answers(planned_calls(j, e)) for j, e in zip(rest, exp)]
-        if stop < 0:  # the engine could not read the script at all: every job one by one
+        reached, failed = progress(outcome, owner, len(rest))
+        if reached < 0:  # the engine could not read the script at all: every job one by one
             return out + [one_by_one(j) for j in rest]
-        out += [answers(planned_calls(j, e)) for j, e in zip(rest[:stop], exp[:stop])]
-        out.append(one_by_one(rest[stop]))
+        for k in range(reached + 1):
+            out.append(one_by_one(rest[k]) if k in failed else answers(planned_calls(rest[k], exp[k])))
     return out
 
 
-def _stopped_at(outcome: Outcome, owner: list[int | None]) -> int | None:
-    """The job the script stopped in (None: it ran to the end; -1: before any job)."""
+def progress(outcome: Outcome, owner: list[int | None], n_jobs: int) -> tuple[int, set[int]]:
+    """(the last job the script got through, the jobs among those that need asking one by one).
+    A script stops at its first failed directive (wasmtime, wasmi) or lists every failed one
+    at the end (Wasmer); a process that dies or hangs is in the job whose marker it printed
+    last, and that job is asked one by one. -1: no job reached (the script was not read)."""
     if outcome.exit_code == 0 and not outcome.timed_out and not outcome.signal and not outcome.error:
-        return None
-    m = FAILED_AT.search(outcome.stderr.decode("utf-8", "replace"))
-    if m and int(m.group(1)) - 1 < len(owner) and owner[int(m.group(1)) - 1] is not None:
-        return owner[int(m.group(1)) - 1]
+        return n_jobs - 1, set()
+    err = outcome.stderr.decode("utf-8", "replace")
+    lines = [int(m) for m in FAILED_AT.findall(err)] + [int(m) for m in LISTED_FAILURE.findall(err)]
+    failed = {owner[n - 1] for n in lines if 0 < n <= len(owner) and owner[n - 1] is not None}
     marks = MARK_LINE.findall(outcome.stdout)
-    return int(marks[-1][0] or marks[-1][1]) if marks else -1
+    last = int(marks[-1][0] or marks[-1][1]) if marks else -1
+    if last < 0:
+        return -1, set()
+    ended = not outcome.timed_out and not outcome.signal and outcome.exit_code is not None
+    if not ended or not failed:  # died or hung in `last` (or stopped for a reason it did not say)
+        failed.add(last)
+    return last, {k for k in failed if k <= last}
