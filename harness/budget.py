@@ -8,15 +8,22 @@ generator gets an equal part, shared by its rows. A row's share is fixed when it
 the time then left, so time a row did not use (a skip, an early end) goes to the rows after it.
 A row runs Hypothesis in chunks until its share is spent; every row records what it got
 (`fuzz_budget_s`, `spent_s` and its own counts) in the record's details.
+
+Under pytest-xdist every worker plans the same rows but runs only some, side by side with the
+others: a worker marks each row it starts in a folder the run's workers share, leaves the rows
+started elsewhere out of what is still to come, and scales its share by the number of workers
+(never past the time left), so the session as a whole spends the budget, not half of it.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 MARKER = "fuzz_budget"
 CHUNK = 50  # examples per Hypothesis run inside a slot
@@ -60,11 +67,14 @@ class Slot:
 class FuzzBudget:
     """The session's budget and the generated rows still to start (nodeid -> weight)."""
 
-    def __init__(self, total_s: float, t0: float | None = None):
+    def __init__(self, total_s: float, t0: float | None = None, shared: Path | None = None, workers: int = 1):
         self.total_s = total_s
         self.t0 = time.perf_counter() if t0 is None else t0
         self.pending: dict[str, float] = {}
         self.slots: list[Slot] = []
+        self.shared, self.workers = shared, max(1, workers)
+        if shared is not None:
+            shared.mkdir(parents=True, exist_ok=True)
 
     def plan(self, rows: dict[str, str]) -> None:
         """rows: nodeid -> generator. Every generator weighs the same, split among its rows."""
@@ -78,14 +88,27 @@ class FuzzBudget:
 
     def slot(self, nodeid: str) -> Slot:
         weight = self.pending.pop(nodeid, 1.0 / max(1, len(self.pending) + 1))
-        share = self.left() * weight / (weight + sum(self.pending.values()))
+        started = self._started(nodeid)
+        rest = sum(w for node, w in self.pending.items() if _mark(node) not in started)
+        share = min(self.left(), self.left() * self.workers * weight / (weight + rest))
         s = Slot(nodeid, share, time.perf_counter())
         self.slots.append(s)
         return s
 
+    def _started(self, nodeid: str) -> set[str]:
+        """Mark `nodeid` started for the other workers; the marks of every row started so far."""
+        if self.shared is None:
+            return set()
+        (self.shared / _mark(nodeid)).touch()
+        return {p.name for p in self.shared.iterdir()}
+
     def summary(self) -> dict:
         return {"budget_s": self.total_s, "spent_s": round(time.perf_counter() - self.t0, 2),
                 "rows": [{"row": s.name, "budget_s": round(s.budget_s, 2)} for s in self.slots]}
+
+
+def _mark(nodeid: str) -> str:
+    return hashlib.sha1(nodeid.encode()).hexdigest()[:16]
 
 
 class Counted:

@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ EXCLUSIVE_SUITES = ("performance", "agent")
 CLAIMS_PROPERTY = "wasm_claims"
 ROW_PROPERTY = "wasm_claims_row"  # the runtime or form a test gives evidence for (skips and failures name it)
 WORKER_KEY = "wasm_claims_records"
+SESSION_START_KEY = "wasm_claims_session_start"  # the controller's time.time() at configure
 # A record whose details carry ONCE_KEY is kept once per run (the first by test id).
 ONCE_KEY = "once_per_run"
 # output_transcript records of one row are united (their transcripts merged) across workers.
@@ -99,12 +101,24 @@ class MachineLock:
                 fcntl.flock(gate, fcntl.LOCK_UN)
 
 
+def shared_budget(config: pytest.Config) -> dict:
+    """In an xdist worker, what --fuzz-budget shares with the run's other workers (see budget)."""
+    if not is_worker(config):
+        return {}
+    run = config.workerinput.get("testrunuid", "run")
+    started = config.workerinput.get(SESSION_START_KEY)  # the controller's: workers start later
+    return {"shared": Path(tempfile.gettempdir()) / f"wasm-claims-budget-{run}",
+            "workers": int(config.workerinput.get("workercount", 1)),
+            **({"t0": time.perf_counter() - (time.time() - started)} if started else {})}
+
+
 class Distributed:
     """The plugin half that runs in xdist workers, the controller, and sharded runs."""
 
     def __init__(self, config: pytest.Config, records: list[dict]):
         self.config, self.records = config, records
         self.exclusive_tests = 0
+        self.started = time.time()
         self.lock = None
         if is_worker(config):
             run = config.workerinput.get("testrunuid", "run")
@@ -135,6 +149,11 @@ class Distributed:
         if is_worker(self.config):
             self.config.workeroutput[WORKER_KEY] = json.dumps(
                 {"records": self.records, "exclusive_tests": self.exclusive_tests}, default=str)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        """Each worker learns when the session started (for --fuzz-budget's clock)."""
+        node.workerinput[SESSION_START_KEY] = self.started
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:

@@ -195,7 +195,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     config.addinivalue_line("markers", f"{budget.MARKER}(generator): a generated-probe row that --fuzz-budget time-boxes")
     total = config.getoption("fuzz_budget", None)
-    state.budget = budget.FuzzBudget(total, state.t0) if total else None
+    state.budget = budget.FuzzBudget(total, **{"t0": state.t0, **distributed.shared_budget(config)}) if total else None
     config.pluginmanager.register(state, "wasm-claims-state")
     state.distributed = distributed.register(config, state.records)
     if config.getoption("hypothesis_profile", None) is None:

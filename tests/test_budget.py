@@ -36,6 +36,22 @@ def test_each_generator_gets_an_equal_part_split_among_its_rows():
     assert b.slot("m/0").budget_s == pytest.approx(30.0, rel=0.01)
 
 
+def test_workers_side_by_side_each_spend_the_budget_not_a_share_of_it(tmp_path):
+    """Two xdist workers plan the same four rows and run two each, at the same time: each
+    worker's rows fill the whole budget, and rows started by the other are not waited for."""
+    rows = {f"r/{i}": "g" for i in range(4)}
+    a, b = (budget.FuzzBudget(100.0, shared=tmp_path, workers=2) for _ in range(2))
+    a.plan(rows)
+    b.plan(rows)
+    assert a.slot("r/0").budget_s == pytest.approx(50.0, rel=0.02)  # 4 rows over 2 workers
+    a.t0 -= 50
+    b.t0 -= 50  # both worked 50 s (b on its own row)
+    # r/0 and r/1 (b's) were started elsewhere or here: 2 rows left for 2 workers, 50 s each
+    b.slot("r/1")
+    assert a.slot("r/2").budget_s == pytest.approx(50.0, rel=0.02)
+    assert b.slot("r/3").budget_s == pytest.approx(50.0, rel=0.02)  # the last row alone: capped at the time left, not 2x
+
+
 def test_a_spent_budget_gives_nothing_more():
     b = budget.FuzzBudget(1.0, t0=time.perf_counter() - 5)
     b.plan({"a": "g"})
@@ -89,10 +105,7 @@ def test_help_documents_the_budget(pytester):
     assert "--fuzz-budget" in run(pytester, "--help").stdout.str()
 
 
-def test_session_with_generated_rows_ends_within_its_budget(pytester, tmp_path):
-    """Fixed tests run first; the generated rows split what is left and the session ends
-    within 10 % of the budget; each row's record says what it got."""
-    pytester.makepyfile(test_gen="""
+GENERATED_ROWS = """
         import time
         import pytest
         from hypothesis import given, strategies as st
@@ -115,7 +128,13 @@ def test_session_with_generated_rows_ends_within_its_budget(pytester, tmp_path):
 
         def test_fixed():
             time.sleep(2)
-    """)
+    """
+
+
+def test_session_with_generated_rows_ends_within_its_budget(pytester, tmp_path):
+    """Fixed tests run first; the generated rows split what is left and the session ends
+    within 10 % of the budget; each row's record says what it got."""
+    pytester.makepyfile(test_gen=GENERATED_ROWS)
     start = time.perf_counter()
     result = run(pytester, "--fuzz-budget", "15s", "-v", "--report-dir", str(tmp_path / "r"))
     took = time.perf_counter() - start
@@ -130,3 +149,16 @@ def test_session_with_generated_rows_ends_within_its_budget(pytester, tmp_path):
     assert rows["b"]["details"]["fuzz_budget_s"] > rows["a1"]["details"]["fuzz_budget_s"]  # beta: one row, half the budget
     assert all(r["value"] >= 1 for r in rows.values()) and max(r["value"] for r in rows.values()) > 3  # not the profile's 3
     assert took < 15 * 1.1 + 20  # the subprocess's own start and report on top
+
+
+def test_xdist_workers_each_spend_the_budget(pytester, tmp_path):
+    """With two workers the rows run side by side: together they get about twice the budget's
+    time, and the session still ends within 10 % of it (one worker's plan used to keep half)."""
+    pytester.makepyfile(test_gen=GENERATED_ROWS)
+    result = run(pytester, "-n", "2", "--fuzz-budget", "15s", "--report-dir", str(tmp_path / "r"))
+    result.assert_outcomes(passed=4)
+    doc = json.loads((tmp_path / "r" / "results.json").read_text())
+    session = doc["run"]["fuzz_budget"]
+    assert 15 * 0.9 <= session["spent_s"] <= 15 * 1.1, session
+    spent = sum(r["details"]["spent_s"] for r in doc["records"] if r["metric"] == "m")
+    assert spent > 15 * 1.1, spent  # more than one worker's wall time: both workers used the budget
