@@ -107,3 +107,14 @@ def test_a_dying_process_is_pinned_to_its_job(modules, cli):
     asked = []
     got = wast.run_batch(_jobs(modules), TRUE, command, wast.SPEC_TRAP_WORDS, lambda job: asked.append(job[0].stem) or TRUE[1], 30.0)
     assert got == TRUE and asked == ["trap"] and len(runs) == 2
+
+
+@pytest.mark.parametrize("mode", ["eager", "lazy"])
+def test_wasmi_compilation_modes_batch_through_the_mode_driver(modules, mode):
+    """`wasmi wast` has no --compilation-mode; the driver built beside the CLI (same crates) has."""
+    row = RUNTIMES["wasmi"]
+    if row.program(host_arch()) is None or row.mode_driver() is None:
+        pytest.skip("wasmi or its WAST mode driver is not built here (wasm-claims runtime install --buildable)")
+    options = ("--compilation-mode", mode)
+    assert row.wast_command(Path("s.wast"), options)[:2] == [row.mode_driver(), mode]
+    assert row.invoke_batch(_jobs(modules), options, expect=TRUE) == TRUE

@@ -34,6 +34,7 @@ class CargoEngine:
     default_version: str
     features: tuple[str, ...] = ()
     build_note: str = ""  # the measured first-build time, for the message users see
+    path: Path | None = None  # a crate of this project (a driver) instead of the registry's
 
     def root(self, version: str) -> Path:
         return cache_root() / "runtimes" / f"{self.engine}-{version}"
@@ -75,7 +76,8 @@ class CargoEngine:
         staged = root.with_name(f"{root.name}.tmp{os.getpid()}")
         log = root.with_name(f"{root.name}.log")
         shutil.rmtree(staged, ignore_errors=True)
-        cmd = [cargo, "install", "--root", str(staged), self.crate, "--version", version, "--locked"]
+        cmd = [cargo, "install", "--root", str(staged), *(("--path", str(self.path)) if self.path else
+                                                          (self.crate, "--version", version)), "--locked"]
         if self.features:
             cmd += ["--features", ",".join(self.features)]
         took = f" ({self.build_note})" if self.build_note else ""

@@ -14,13 +14,17 @@ import re
 from pathlib import Path
 
 from harness.outcome import Outcome
-from harness.runtimes.base import Limits, WasiSetup
+from harness.runtimes.base import Limits, VersionUnavailable, WasiSetup
 from harness.runtimes.cargo_install import CargoCliRuntime, CargoEngine
 from harness.runtimes.cli import CliSession
 
 FUEL_LINE = re.compile(rb"fuel consumed: \d+, fuel remaining: \d+\n\Z")
 WASMI = CargoEngine("wasmi", "wasmi_cli", "wasmi", "2.0.0",
                     build_note="its first build took 36 min on 2 busy cores at nice 10: release with fat LTO")
+# `wasmi wast` with a compilation mode (drivers/wasmi_wast: the same crates at the same version),
+# so the eager and lazy rows answer differential fuzzing's batches in one process too.
+WASMI_WAST = CargoEngine("wasmi-wast-mode", "wasmi-wast-mode", "wasmi-wast-mode", WASMI.default_version,
+                         build_note="about a minute on 2 busy cores", path=Path(__file__).with_name("drivers") / "wasmi_wast")
 
 
 class WasmiSession(CliSession):
@@ -48,7 +52,36 @@ class Wasmi(CargoCliRuntime):
     session_class = WasmiSession
     cargo = WASMI
     wast_subcommand = "wast"
-    wast_takes_options = False  # `wasmi wast` has no --compilation-mode: only the default row batches
+
+    def for_version(self, version: str, progress=print) -> "Wasmi":
+        """The CLI, and for the pinned version the WAST driver that takes a compilation mode
+        (without it the eager and lazy rows answer batches a process per call, as they say)."""
+        pinned = super().for_version(version, progress)
+        if version == WASMI_WAST.default_version:
+            try:
+                WASMI_WAST.install(version, progress)
+            except VersionUnavailable as exc:
+                progress(f"note: {exc}; wasmi's eager and lazy rows answer differential fuzzing a process per call")
+        return pinned
+
+    def mode_driver(self) -> str | None:
+        """The built WAST driver for this row's version, if any."""
+        if (self.pinned or WASMI.default_version) != WASMI_WAST.default_version:
+            return None
+        path = WASMI_WAST.binary_path(WASMI_WAST.default_version)
+        return str(path) if path.is_file() else None
+
+    @property
+    def wast_takes_options(self) -> bool:  # type: ignore[override]
+        """`wasmi wast` has no --compilation-mode; the driver has."""
+        return self.mode_driver() is not None
+
+    def wast_command(self, script: Path, options: tuple[str, ...], arch: str | None = None) -> list[str]:
+        driver = self.mode_driver()
+        if driver is None:
+            return super().wast_command(script, options, arch)
+        mode = dict(zip(options[::2], options[1::2])).get("--compilation-mode", "lazy-translation")
+        return [driver, mode, str(script)]
 
     def command(self, module: Path, limits: Limits, timeout_s: float, arch: str, wasi: WasiSetup = WasiSetup()) -> list[str]:
         opts = [a for p in wasi.preopens for a in ("--dir", str(p.host))]
