@@ -44,6 +44,7 @@ class Completion:
     seconds: float
     prompt_tokens: int
     reported_count: int | None = None
+    process_seconds: float | None = None  # where each completion is a process: all of it (start, model load)
 
     @property
     def count(self) -> int:
