@@ -184,7 +184,10 @@ def test_real_wasmedge_plugin_gives_the_direct_completion():
     from harness.nn.llm import DirectPath, open_path
 
     path, direct = open_path("wasmedge-plugin"), DirectPath()
-    for prompt in (b"the wasm runtime hands the tensor", b"binary", "ünïcode ✓ <s>".encode()):
-        got, want = path.complete(prompt, 16), direct.complete(prompt, 16)
+    stops = direct.complete(b"binary", 32).count  # ends with the stop token: at stops + 1 the plugin is asked again
+    for prompt, n in ((b"the wasm runtime hands the tensor", 16), (b"binary", 32), (b"binary", stops + 1),
+                      ("ünïcode ✓ <s>".encode(), 16)):
+        got, want = path.complete(prompt, n), direct.complete(prompt, n)
         assert got.same_as(want) and got.prompt_tokens == want.prompt_tokens, (prompt, got, want)
+    assert path.stops == {"completions": 4, "at_end_of_sequence": 2, "asked_again": 1}
     assert "llama.cpp b" in path.backend_version
