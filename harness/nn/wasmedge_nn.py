@@ -19,6 +19,10 @@ mismatch (observed with WasmEdge 0.14.1, plugin 0.10.1, llama.cpp b3651):
     off. Only a completion of exactly n-predict tokens ending in that piece is ambiguous (the
     stop token as the last one, or the last tokens spelling it in plain characters): the row
     asks once more with one token more and reads the answer (`resolve_at_limit`).
+  - it ignores get_output's out_max: the whole output is copied into the guest's buffer, past
+    its end if longer, and the full length reported (the host answers too_large with the size
+    needed, the buffer untouched). The command guest's buffers are far larger than any
+    completion asked for here, and it refuses to print an output longer than its buffer.
   - its defaults are not the host's: 4 threads (on a loaded 2-core machine a completion took
     50 s instead of 0.08 s) and a 512-token context. The row sends the host's thread count and
     the model's context length, so the work and the too-long-prompt limit are the same.
@@ -27,8 +31,9 @@ Timing. The command guest times its own wc_llm_complete call (set_input, compute
 with WASI's monotonic clock and writes the seconds to stderr: the span the harness times
 around the reactor's call on its own host, so the row's tokens/s leaves out process start and
 model load. The whole process's seconds are kept beside it (`process_seconds`). It is still
-not a boundary overhead: the plugin builds a new llama.cpp context in every compute, and its
-llama.cpp is its own build (version and compile flags), not the library the direct call uses.
+not a boundary overhead: the plugin builds a new llama.cpp context in set_input (to tokenize)
+and again in every compute, and its llama.cpp is its own build (version and compile flags),
+not the library the direct call uses.
 """
 
 from __future__ import annotations

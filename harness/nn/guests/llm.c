@@ -72,6 +72,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "wasi-nn errno %u\n", e);
         return 1;
     }
+    /* WasmEdge's ggml plugin (0.14.1) copies its whole output whatever out_max says and reports
+     * the full length: a longer output has already overrun the buffer, so say so, never print it */
+    if (out_len > sizeof out || meta_len > sizeof meta) {
+        fprintf(stderr, "get_output wrote %u and %u bytes into buffers of %zu and %zu\n", out_len, meta_len, sizeof out,
+                sizeof meta);
+        return 1;
+    }
     fwrite(out, 1, out_len, stdout);
     fprintf(stderr, "{\"wc_llm_seconds\": %.9f}\n%.*s\n", seconds, (int)meta_len, meta);
     return 0;
