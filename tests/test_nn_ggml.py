@@ -218,3 +218,19 @@ def test_backend_loads_gguf_bytes_and_preload_paths_and_refuses_others():
         backend.load(b"preload:/nonexistent.gguf")
     with pytest.raises(ValueError, match="GGUF"):
         backend.load(b"\x08\x07 not a model")
+
+
+@needs_llama
+@needs_gguf
+def test_parting_places_where_another_text_leaves_a_completion():
+    """Read piece by piece (a path without token ids is placed too), with the logits at that step."""
+    from harness.nn.llm import DirectPath
+
+    direct = DirectPath()
+    done = direct.complete(b"the model runs", 12)
+    head = ggml.pieces(direct.llm, list(done.tokens[:5]))
+    part = direct.parting(b"the model runs", done.tokens, head + b"\x01 elsewhere")
+    assert part["step"] == 5 and part["other_text_from_here"].startswith("\x01 else")
+    assert part["this_piece"] == ggml.pieces(direct.llm, [done.tokens[5]]).decode("utf-8", "replace")
+    assert part["llama_best"][0] == done.tokens[5] and part["llama_gap"] >= 0 and part["float64_gap"] >= 0
+    assert direct.parting(b"the model runs", done.tokens, done.text)["step"] == 12

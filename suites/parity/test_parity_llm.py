@@ -104,7 +104,8 @@ def test_llm_completion_parity(path, target, llm_path, evidence, scale):
                 counts["token_mismatches"] += 1
                 counts["first_mismatch"] = counts["first_mismatch"] or {
                     "prompt": prompt.decode("utf-8", "replace"), path: _shown(through), name: _shown(other),
-                    "counts": {path: through.count, name: other.count}}
+                    "counts": {path: through.count, name: other.count},
+                    "parting": direct.parting(prompt, other.tokens, through.text) if other.tokens is not None else None}
         tokens, logits = direct.first_logits(prompt)
         ref = forward64(SUITE_MODEL, tokens)[-1]
         err = relative_error(logits, ref)
