@@ -196,12 +196,14 @@ def test_native_flow_matches_direct_call():
 @needs_gguf
 def test_command_guest_runs_like_under_wasmedge():
     """llm.wasm as a command: argv model name and options, the prompt on stdin, the completion
-    on stdout, output metadata on stderr."""
+    on stdout, the guest's seconds and the output metadata on stderr."""
     from harness.nn.llm import DirectPath, run_command
+    from harness.nn.wasmedge_nn import parse_run
 
     out, err = run_command(b"the model runs", json.dumps({"n-predict": 12, "temp": 0, "seed": 1}))
     want = DirectPath().complete(b"the model runs", 12)
-    assert out == want.text and json.loads(err)["output_token_ids"] == list(want.tokens)
+    text, meta, seconds = parse_run(out, err)
+    assert text == want.text and meta["output_token_ids"] == list(want.tokens) and 0 < seconds < 60
 
 
 @needs_llama
@@ -218,56 +220,17 @@ def test_backend_loads_gguf_bytes_and_preload_paths_and_refuses_others():
         backend.load(b"\x08\x07 not a model")
 
 
-# -- WasmEdge's own plugin row -------------------------------------------------------------
-FAKE_WASMEDGE = '''#!{python}
-"""Stands in for `wasmedge --dir .:. --nn-preload NAME:GGML:AUTO:GGUF llm.wasm NAME OPTIONS`: runs the
-same command guest on the project's host, and like WasmEdge's plugin reports no token ids."""
-import json, os, sys
-from harness.nn.llm import model_file, run_command
-args = sys.argv[1:]
-assert args[:2] == ["--dir", ".:."] and args[2] == "--nn-preload", args
-name, encoding, target, gguf = args[3].split(":", 3)
-assert (name, encoding, target, gguf) == (args[5], "GGML", "AUTO", str(model_file())), args
-assert os.path.isfile(os.path.join(os.environ["WASMEDGE_PLUGIN_PATH"], "libwasmedgePluginWasiNN.so"))
-out, err = run_command(sys.stdin.buffer.read(), args[6])
-meta = json.loads(err)
-meta.pop("output_token_ids")
-sys.stdout.buffer.write(out)
-sys.stderr.write("[2026-01-01 00:00:00.000] [info] a log line\\n" + json.dumps(meta) + "\\n")
-'''
-
-
-def test_wasmedge_plugin_row_says_what_is_missing(monkeypatch, tmp_path):
-    from harness.nn.backends import BackendUnavailable
-    from harness.nn.wasmedge_nn import find
-
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setenv("WASMEDGE_PLUGIN_PATH", str(tmp_path))
-    with pytest.raises(BackendUnavailable, match=r"`wasmedge` \(not on PATH\) and its WASI-NN plugin .*WASMEDGE_PLUGIN_PATH"):
-        find()
-
-
 @needs_llama
 @needs_gguf
-def test_wasmedge_plugin_row_runs_the_command_guest(monkeypatch, tmp_path):
-    """The row's plumbing (discovery, --nn-preload, text on stdout, metadata after WasmEdge's log
-    on stderr, comparison by text and count) with a stand-in `wasmedge` running the same guest."""
-    import os
-    import sys
-    from pathlib import Path
+def test_parting_places_where_another_text_leaves_a_completion():
+    """Read piece by piece (a path without token ids is placed too), with the logits at that step."""
+    from harness.nn.llm import DirectPath
 
-    from harness.nn.llm import DirectPath, open_path
-
-    bin_dir, plugins = tmp_path / "bin", tmp_path / "plugins"
-    bin_dir.mkdir(), plugins.mkdir()
-    (plugins / "libwasmedgePluginWasiNN.so").write_bytes(b"")
-    fake = bin_dir / "wasmedge"
-    fake.write_text(FAKE_WASMEDGE.format(python=sys.executable))
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("WASMEDGE_PLUGIN_PATH", str(plugins))
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
-    path = open_path("wasmedge-plugin")
-    got, want = path.complete(b"the model runs", 10), DirectPath().complete(b"the model runs", 10)
-    assert got.tokens is None and got.count == len(want.tokens) and got.same_as(want)
-    assert not got.same_as(DirectPath().complete(b"the model runs", 9))
+    direct = DirectPath()
+    done = direct.complete(b"the model runs", 12)
+    head = ggml.pieces(direct.llm, list(done.tokens[:5]))
+    part = direct.parting(b"the model runs", done.tokens, head + b"\x01 elsewhere")
+    assert part["step"] == 5 and part["other_text_from_here"].startswith("\x01 else")
+    assert part["this_piece"] == ggml.pieces(direct.llm, [done.tokens[5]]).decode("utf-8", "replace")
+    assert part["llama_best"][0] == done.tokens[5] and part["llama_gap"] >= 0 and part["float64_gap"] >= 0
+    assert direct.parting(b"the model runs", done.tokens, done.text)["step"] == 12

@@ -101,9 +101,12 @@ def parse_options(raw: bytes, base: Options = Options()) -> Options:
     return opts
 
 
-def options_json(n_predict: int, seed: int = 42, temp: float = 0.0) -> bytes:
-    """The options a guest sends for a greedy completion."""
-    return json.dumps({"n-predict": n_predict, "temp": temp, "seed": seed}).encode()
+def options_json(n_predict: int, seed: int = 42, temp: float = 0.0, threads: int | None = None,
+                 ctx_size: int | None = None) -> bytes:
+    """The options a guest sends for a greedy completion; threads and ctx-size only when given
+    (this backend takes them at load, WasmEdge's plugin at every set_input 1)."""
+    doc = {"n-predict": n_predict, "temp": temp, "seed": seed, "threads": threads, "ctx-size": ctx_size}
+    return json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
 
 
 def open_llama(model_path: str | Path, target: str = "cpu", *, n_ctx: int = 0, threads: int = THREADS, seed: int = 42):

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from harness.nn import ggml
 from harness.nn.abi import profile as get_profile
 from harness.nn.backends import BackendUnavailable
@@ -44,6 +46,7 @@ class Completion:
     seconds: float
     prompt_tokens: int
     reported_count: int | None = None
+    process_seconds: float | None = None  # where each completion is a process: all of it (start, model load)
 
     @property
     def count(self) -> int:
@@ -138,6 +141,31 @@ class DirectPath:
         """(prompt tokens, next-token logits after the prompt) from llama.cpp."""
         tokens = ggml.tokenize(self.llm, prompt)
         return tokens, ggml.first_logits(self.llm, tokens)
+
+    def parting(self, prompt: bytes, ids: tuple[int, ...], other_text: bytes, spec: LlamaSpec = SUITE_MODEL) -> dict:
+        """Where another path's text leaves the completion `ids` of `prompt` (read piece by piece,
+        so a path without token ids can be placed too), and at that step llama.cpp's two best
+        logits and the float64 reference's choice: a near tie that rounding flips is told from a
+        real difference."""
+        from harness.nn.tinyllama import forward64
+
+        pieces = [ggml.pieces(self.llm, [t]) for t in ids]
+        step, at = 0, 0
+        while step < len(pieces) and other_text.startswith(pieces[step], at):
+            at += len(pieces[step])
+            step += 1
+        context = ggml.tokenize(self.llm, prompt) + list(ids[:step])
+        logits, ref = ggml.first_logits(self.llm, context), forward64(spec, context)[-1]
+        best, second = (int(t) for t in np.argsort(logits)[::-1][:2])
+
+        def shown(token: int) -> list:
+            return [token, ggml.pieces(self.llm, [token]).decode("utf-8", "replace")]
+
+        return {"step": step, "this_piece": pieces[step].decode("utf-8", "replace") if step < len(pieces) else None,
+                "other_text_from_here": other_text[at:at + 16].decode("utf-8", "replace"),
+                "llama_best": shown(best), "llama_second": shown(second),
+                "llama_gap": float(logits[best] - logits[second]), "float64_best": shown(int(np.argmax(ref))),
+                "float64_gap": float(np.sort(ref)[-1] - np.sort(ref)[-2])}
 
 
 class NativePath:

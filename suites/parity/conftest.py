@@ -23,8 +23,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("model", models, ids=[m.id for m in models])
 
 
-def _ready_or_skip(cache: dict, key, label: str, make):
-    """make() once per key; a missing backend/target/compiler skips (every time) with the reason."""
+def _ready(cache: dict, key, make):
+    """make() once per key: the ready value, or the exception saying what is missing
+    (backend/target/compiler); a failed build fails the test."""
     if key not in cache:
         try:
             cache[key] = make()
@@ -32,7 +33,12 @@ def _ready_or_skip(cache: dict, key, label: str, make):
             cache[key] = exc
         except BuildError as exc:
             pytest.fail(str(exc), pytrace=False)
-    value = cache[key]
+    return cache[key]
+
+
+def _ready_or_skip(cache: dict, key, label: str, make):
+    """_ready, a missing piece skipping (every time) with the reason."""
+    value = _ready(cache, key, make)
     if isinstance(value, Exception):
         pytest.skip(f"{label}: {value}")
     return value
@@ -46,10 +52,26 @@ def nn_runner(pytestconfig):
     return lambda ps, spec: _ready_or_skip(cache, (ps, spec), ps.id, lambda: Runner(ps, spec, progress=say))
 
 
+class LLMPaths:
+    """path(name, target) -> a ready LLM path (harness/nn/llm.py) on the tiny llama model, or a
+    skip with the reason; optional(name, target) -> (path, None) or (None, the reason), for a
+    second reference that a row is compared with where it can run."""
+
+    def __init__(self, say):
+        self.cache: dict = {}
+        self.say = say
+
+    def _make(self, name, target):
+        return lambda: open_path(name, target, progress=self.say)
+
+    def __call__(self, name: str, target: str):
+        return _ready_or_skip(self.cache, (name, target), f"{name} ggml:{target}", self._make(name, target))
+
+    def optional(self, name: str, target: str):
+        value = _ready(self.cache, (name, target), self._make(name, target))
+        return (None, str(value)) if isinstance(value, Exception) else (value, None)
+
+
 @pytest.fixture(scope="session")
 def llm_path(pytestconfig):
-    """path(name, target) -> a ready LLM path (harness/nn/llm.py) on the tiny llama model."""
-    cache: dict = {}
-    say = _progress(pytestconfig)
-    return lambda name, target: _ready_or_skip(cache, (name, target), f"{name} ggml:{target}",
-                                               lambda: open_path(name, target, progress=say))
+    return LLMPaths(_progress(pytestconfig))

@@ -7,7 +7,13 @@
  *
  * Built as a reactor (the harness calls wc_llm_open / wc_llm_complete on one instance, so
  * timings leave out start-up) and, with -DWC_LLM_COMMAND, as a command:
- *   llm.wasm [name] [options-json] < prompt > completion                               */
+ *   llm.wasm [name] [options-json] < prompt > completion
+ * The command writes two lines to stderr: {"wc_llm_seconds": S}, the monotonic-clock seconds
+ * of its wc_llm_complete call (the span the harness times around the reactor's call, so a
+ * runtime's row leaves out its own start-up and model load), then the output metadata JSON. */
+#ifdef WC_LLM_COMMAND
+#define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c11 */
+#endif
 #include <string.h>
 
 #include "wasi_nn.h"
@@ -40,6 +46,13 @@ WC_EXPORT("wc_llm_complete") uint32_t wc_llm_complete(uint32_t ctx, uint32_t u8,
 
 #ifdef WC_LLM_COMMAND
 #include <stdio.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 int main(int argc, char **argv) {
     const char *name = argc > 1 ? argv[1] : "default";
@@ -47,15 +60,27 @@ int main(int argc, char **argv) {
     static char prompt[1 << 16], out[1 << 16], meta[4096];
     size_t prompt_len = fread(prompt, 1, sizeof prompt, stdin);
     uint32_t ctx = 0, out_len = 0, meta_len = 0;
+    double seconds = 0;
     uint32_t e = wc_llm_open(name, (uint32_t)strlen(name), &ctx);
-    if (!e) e = wc_llm_complete(ctx, 3 /* u8 in the current witx numbering */, options, (uint32_t)strlen(options), prompt,
-                                (uint32_t)prompt_len, out, sizeof out, &out_len, meta, sizeof meta, &meta_len);
+    if (!e) {
+        double start = now_s();
+        e = wc_llm_complete(ctx, 3 /* u8 in the current witx numbering */, options, (uint32_t)strlen(options), prompt,
+                            (uint32_t)prompt_len, out, sizeof out, &out_len, meta, sizeof meta, &meta_len);
+        seconds = now_s() - start;
+    }
     if (e) {
         fprintf(stderr, "wasi-nn errno %u\n", e);
         return 1;
     }
+    /* WasmEdge's ggml plugin (0.14.1) copies its whole output whatever out_max says and reports
+     * the full length: a longer output has already overrun the buffer, so say so, never print it */
+    if (out_len > sizeof out || meta_len > sizeof meta) {
+        fprintf(stderr, "get_output wrote %u and %u bytes into buffers of %zu and %zu\n", out_len, meta_len, sizeof out,
+                sizeof meta);
+        return 1;
+    }
     fwrite(out, 1, out_len, stdout);
-    fprintf(stderr, "%.*s\n", (int)meta_len, meta);
+    fprintf(stderr, "{\"wc_llm_seconds\": %.9f}\n%.*s\n", seconds, (int)meta_len, meta);
     return 0;
 }
 #endif
