@@ -538,10 +538,12 @@ def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Ver
             if want.trap_kind == "arith" and "bounds" in trap:
                 return Verdict("out-of-bounds-access", 1, f"trap {trap} where the spec says an arithmetic trap after an "
                                                           f"in-bounds load: {where}; the access left linear memory")
-            if want.writes and not _memory_is(reply, after, expected_diffs):
+            seen = "diffs" in reply or "memory_digest" in reply  # a CLI row's memory ends with its trap: unseen
+            if want.writes and seen and not _memory_is(reply, after, expected_diffs):
                 return Verdict("escaped", 1, f"{acc.op} at {where} trapped ({trap}) but memory is {_changes(reply)}, "
                                              f"not {expected_diffs[:3]}")
-            return Verdict("trapped", 0, f"trap {trap}, as the spec says ({where})")
+            return Verdict("trapped", 0, f"trap {trap}, as the spec says ({where})" +
+                           ("" if seen or not want.writes else "; the writes before it are not observable on this row"))
         raw = _raw_loaded(acc, results or [0, 0])
         source = _canary_source(raw, secret, acc.memory_size) if raw else None
         what = f"returned {results}" + (f", bytes of {source}" if source else "") if not (acc.is_store or acc.is_bulk) else "wrote and returned"
