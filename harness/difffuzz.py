@@ -830,12 +830,10 @@ def throughput(engines: list[Engine], modules: int, batch: int = 25, seed: int =
                 spent = sum(obs[e.spec].seconds for obs, _ in filter(None, got))
                 row = out["engines"].setdefault(e.spec, {})
                 row[mode] = {"seconds": round(spent, 2), "per_s": round(len(drawn) / spent, 1) if spent else None}
-    same = sum(1 for a, b in zip(runs["one-by-one"], runs["batched"]) if a and b and
-               {k: o.form for k, o in a[0].items()} == {k: o.form for k, o in b[0].items()})
-    out["same_forms"] = f"{same} of {sum(1 for a in runs['batched'] if a)} modules"
-    out["differing"] = [{k: [o.form, b[0][k].form] for k, o in a[0].items() if o.form != b[0][k].form}
-                        for a, b in zip(runs["one-by-one"], runs["batched"]) if a and b and
-                        {k: o.form for k, o in a[0].items()} != {k: o.form for k, o in b[0].items()}]
+    pairs = [(a[0], b[0]) for a, b in zip(runs["one-by-one"], runs["batched"]) if a and b]
+    differing = [d for d in ({k: [o.form, b[k].form] for k, o in a.items() if o.form != b[k].form} for a, b in pairs) if d]
+    out["same_forms"] = f"{len(pairs) - len(differing)} of {sum(1 for a in runs['batched'] if a)} modules"
+    out["differing"] = differing
     out["speedup"] = round(out["batched"]["per_s"] / out["one-by-one"]["per_s"], 2)
     return out
 
