@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from harness.probes import guests
+from harness.probes import calls, guests
 from harness.probes import memmodel as mm
 
 PROBE_NAME = "simd-generated"
@@ -266,6 +266,12 @@ def describe(case: Case) -> str:
 
 def coverage(case: Case) -> list[str]:
     return [case.op, f"family:{case.op.split('.')[0]}", *(["const-operand"] if any(case.const[:OPS[case.op].arity]) else [])]
+
+
+def call(case: Case) -> calls.Call:
+    """The probe as a call for a command-line row (harness.probes.calls): the same module and
+    arguments as the child host's request."""
+    return calls.Call(render(case), ("i64",) * 6 + ("i32",), tuple(args(case)), 2)
 
 
 def request(case: Case, config: str, timeout_s: float = 10.0) -> dict:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from harness.probes import guests
+from harness.probes import calls, guests
 
 
 PROBE_NAME = "table-generated"
@@ -68,10 +68,15 @@ def _edges(limit: int) -> st.SearchStrategy[int]:
 
 
 @st.composite
-def cases(draw) -> Case:
+def cases(draw, max_elements: int | None = None) -> Case:
+    """A table and one instruction on it. `max_elements`: no table declared or grown past that
+    many elements (command-line rows, which have no store limit to set: an engine that
+    allocates what the guest asks would take the machine's memory, not just its own)."""
     index = draw(st.sampled_from(("i32", "i64")))
     limit = M32 if index == "i32" else M64
     minimum = draw(st.one_of(st.integers(0, 8), _edges(limit)))
+    if max_elements is not None and minimum > max_elements:
+        minimum = draw(st.integers(0, max_elements))
     maximum = draw(st.one_of(st.none(), st.integers(minimum, min(limit, minimum + 8)), _edges(limit).filter(lambda m: m >= minimum)))
     table = Table(index, draw(st.sampled_from(("funcref", "externref"))), minimum, maximum)
     op = draw(st.sampled_from(OPS))
@@ -79,6 +84,8 @@ def cases(draw) -> Case:
     a, b, n = draw(near), draw(near), draw(st.one_of(st.integers(0, 4), _edges(limit)))
     if max(a, b) + n <= minimum:  # in bounds: a long fill or copy is only slow (ends at the deadline), so keep it short
         n = min(n, 1 << 12)
+    if max_elements is not None and op == "table.grow" and minimum + a > max_elements:
+        a = draw(st.integers(0, max_elements - minimum))
     return Case(table, op, a, b, n)
 
 
@@ -114,6 +121,12 @@ def build(case: Case) -> str:
 # table grown by 2^33 elements). Instantiation stays unlimited: a table too large for the host
 # must be refused there by the engine itself (GHSA-p8xm-42r7-89xg).
 GROW_TABLE_ELEMENTS = 1 << 22
+
+
+def call(case: Case) -> calls.Call:
+    """The probe as a call for a command-line row (harness.probes.calls): no arguments (the
+    operands are constants in the module), two results."""
+    return calls.Call(render(case), (), (), 2)
 
 
 def request(case: Case, config: str, timeout_s: float = 10.0) -> dict:

@@ -26,8 +26,8 @@ from collections import Counter
 import pytest
 from hypothesis import example, given, settings
 
-from harness import advisories, budget, difffuzz
-from harness.probes import memcli, memgen, runner
+from harness import advisories, budget
+from harness.probes import calls, memcli, memgen, runner
 from harness.toolchain import host_arch
 
 PROBE = memgen.PROBE_NAME
@@ -109,25 +109,20 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
 
 
 def _prober(rt, runtime, config, avail, workdir):
-    """(probe(acc, args, nonce, secret) -> reply, None) or (None, why not). wasmtime-py rows
-    answer from their child host, beside the canaries; command-line rows through their CLI
-    under the configurations they offer (harness.probes.memcli)."""
-    if not avail.available:
-        return None, f"{runtime}: {avail.reason}"
-    host, why = memgen.memory_host(rt)
-    if host is not None:
-        def probe(acc, args, nonce, secret):
-            return host.request(memgen.request(acc, args, nonce, secret, config), 60)
-
-        probe.host = host
-        return probe, None
-    if config not in difffuzz.engine_configs(rt):
+    """(probe(acc, args, nonce, secret) -> reply, None) or (None, why not) (harness.probes.calls):
+    wasmtime-py rows answer from their child host, beside the canaries (`probe.host`);
+    command-line rows through their CLI under the configurations they offer (harness.probes.memcli)."""
+    one, why = calls.prober(rt, runtime, config, avail, workdir, in_host=lambda item, config: memgen.request(*item, config),
+                            as_call=lambda item: memcli.call(*item[:3]))
+    if one is None:
         return None, why
-    engine = difffuzz.Engine(f"{runtime}/{config}")
-    unsupported = engine.unsupported()
-    if unsupported:
-        return None, f"{runtime} / {config}: {unsupported}"
-    return (lambda acc, args, nonce, secret: memcli.request(engine, acc, args, nonce, workdir)), None
+
+    def probe(acc, args, nonce, secret):
+        return one((acc, args, nonce, secret))
+
+    if hasattr(one, "host"):
+        probe.host = one.host
+    return probe, None
 
 
 def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: str) -> tuple[str, str, object] | None:

@@ -1,7 +1,8 @@
 """PORT-2: generated SIMD value probes judged lane-exact (harness.probes.simdgen). Hypothesis
 draws one v128 instruction and its operands per example; wasmtime-py runs it in its child
 host under every engine configuration (harness.runtimes.wasmtime_py.CONFIGS: the CPU-feature
-rows run the lowering paths of other CPUs here); a NumPy model with the spec's NaN rules says
+rows run the lowering paths of other CPUs here), every command-line row through its CLI under
+each configuration it offers, with the operands read at run time (harness.probes.calls); a NumPy model with the spec's NaN rules says
 what each lane must be. One record per row x configuration: `wasm_output_mismatch` 1 when any
 lane differed (a miscompile, with the reproducer), with coverage (the opcodes drawn, with
 counts). A crashed engine is also a SAFETY-2 escape record. A mismatch under the current
@@ -15,7 +16,7 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 
-from harness.probes import memgen, simdgen
+from harness.probes import calls, memgen, simdgen
 from harness.toolchain import host_arch
 
 EXAMPLES = {"quick": 40, "default": 300, "thorough": 1500}
@@ -23,20 +24,19 @@ MUST_HOLD = ("wasmtime-py",)
 
 
 @pytest.mark.claim("PORT-2")
-def test_simd_values(runtime, engine_config, evidence, scale, wasm_row):
+def test_simd_values(runtime, engine_config, evidence, scale, wasm_row, tmp_path):
     rt, avail = wasm_row
     common = dict(claim="PORT-2", form="wasm", runtime=runtime, arch=host_arch(), probe=simdgen.PROBE_NAME,
                   engine_config=engine_config, runtime_version=avail.version)
-    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
-    if host is None:
-        why = why.replace("generated memory probes need", "generated SIMD value probes need")
+    probe, why = calls.prober(rt, runtime, engine_config, avail, tmp_path, in_host=simdgen.request, as_call=simdgen.call)
+    if probe is None:
         evidence.record("wasm_output_mismatch", None, "bool", outcome="not-tested", reason=why, **common)
         pytest.skip(why)
     counts, covered, found = Counter(), Counter(), []
     started = time.perf_counter()
 
     def once(case):
-        reply = host.request(simdgen.request(case, engine_config), 60)
+        reply = probe(case)
         v = simdgen.judge(case, reply)
         counts[v.outcome] += 1
         covered.update(simdgen.coverage(case))

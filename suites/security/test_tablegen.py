@@ -1,7 +1,9 @@
 """SAFETY-2: generated table probes (harness.probes.tablegen). Hypothesis draws a table
 declaration (i32 or i64 index, funcref or externref, limits up to the index type's extremes)
 and one table instruction; wasmtime-py runs it in its child host under every engine
-configuration; a model of the spec says what must happen. One record per row x
+configuration (with a store limit on table elements), every command-line row through its CLI
+under each configuration it offers (harness.probes.calls; tables declared and grown only up
+to that many elements, since a command line has no store limit to set); a model of the spec says what must happen. One record per row x
 configuration: `escape` 1 when the host died (a panic takes the embedding process down) or
 an access past the table's size did not trap, with coverage and the first input that showed
 it. A finding under the current wasmtime-py fails the test."""
@@ -15,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 
 from harness import advisories
-from harness.probes import memgen, runner, tablegen
+from harness.probes import calls, memgen, runner, tablegen
 from harness.toolchain import host_arch
 
 EXAMPLES = {"quick": 30, "default": 200, "thorough": 1000}
@@ -23,7 +25,7 @@ MUST_HOLD = ("wasmtime-py",)
 
 
 @pytest.mark.claim("SAFETY-2")
-def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row):
+def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row, tmp_path):
     rt, avail = wasm_row
     common = dict(claim="SAFETY-2", form="wasm", runtime=runtime, arch=host_arch(), probe=tablegen.PROBE_NAME, category="tables",
                   grow_table_elements_limit=tablegen.GROW_TABLE_ELEMENTS,
@@ -31,16 +33,18 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row):
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, tablegen.PROBE_NAME)] if avail.available else [],
                   expected="every table instruction does what the spec says; no declaration takes the host down",
                   positive_control="none: the model gives the expected answer")
-    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
-    if host is None:
-        why = why.replace("generated memory probes need", "generated table probes need")
+    probe, why = calls.prober(rt, runtime, engine_config, avail, tmp_path, in_host=tablegen.request, as_call=tablegen.call)
+    if probe is None:
         evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
         pytest.skip(why)
+    cap = None if hasattr(probe, "host") else tablegen.GROW_TABLE_ELEMENTS  # no store limit on a command line
+    if cap:
+        common.update(table_elements_cap=cap)
     tally, covered, found = runner.Tally(), Counter(), []
     started = time.perf_counter()
 
     def once(case):
-        v = tablegen.judge(case, host.request(tablegen.request(case, engine_config), 60))
+        v = tablegen.judge(case, probe(case))
         tally.add(runner.Judgement("inconclusive" if v.outcome == "not-tested" else v.outcome, v.finding, v.reason),
                   tablegen.describe(case), 0.0)
         covered.update([case.op, f"table:{case.table.index}", f"elem:{case.table.elem}"])
@@ -48,7 +52,7 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row):
             found.append(sum(tally.outcomes.values()))
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {v.reason}"
 
-    test = given(tablegen.cases())(once)
+    test = given(tablegen.cases(max_elements=cap))(once)
     test._hypothesis_internal_add_digest = f"tablegen/{runtime}/{engine_config}".encode()
     try:
         settings(settings(), max_examples=EXAMPLES.get(scale, 200))(test)()
@@ -66,7 +70,7 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row):
 
 @pytest.mark.claim("SAFETY-2")
 @pytest.mark.parametrize("replay", sorted(tablegen.REPLAYS))
-def test_table_replay(runtime, engine_config, replay, evidence, wasm_row):
+def test_table_replay(runtime, engine_config, replay, evidence, wasm_row, tmp_path):
     """A published advisory's exact table shape, recorded under its own `replay-...` name."""
     advisory, case = tablegen.REPLAYS[replay]
     rt, avail = wasm_row
@@ -74,11 +78,11 @@ def test_table_replay(runtime, engine_config, replay, evidence, wasm_row):
                   engine_config=engine_config, runtime_version=avail.version, replay_of=advisory, params=tablegen.describe(case),
                   advisories=[a.id for a in advisories.flagged(runtime, avail.version, replay)] if avail.available else [],
                   expected="the advisory's input does what the spec says", positive_control="none: the model gives the expected answer")
-    host, why = memgen.memory_host(rt) if avail.available else (None, f"{runtime}: {avail.reason}")
-    if host is None:
+    probe, why = calls.prober(rt, runtime, engine_config, avail, tmp_path, in_host=tablegen.request, as_call=tablegen.call)
+    if probe is None:
         evidence.record("escape", None, "bool", outcome="not-tested", reason=why, **common)
         pytest.skip(why)
-    v = tablegen.judge(case, host.request(tablegen.request(case, engine_config), 60))
+    v = tablegen.judge(case, probe(case))
     if v.outcome in ("not-tested", "inconclusive"):
         evidence.record("escape", None, "bool", outcome=v.outcome, reason=v.reason, **common)
         pytest.skip(f"{runtime} / {engine_config}: {v.reason}")
