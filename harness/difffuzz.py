@@ -234,7 +234,9 @@ class Engine:
             self.knobs = ENGINE_CONFIGS[self.config]
         else:
             self.cli, self.options = rt, rt.invoke_configs()[self.config]
-        self.batch = host is not None or getattr(rt, "batch_invoke", False)
+        # all prefix exports in one request (the child host); a command line pays a process per
+        # call, so observe() bisects for the trapping call instead
+        self.batch = host is not None
         self.batched = True  # many modules per engine process where the row can (False: one by one, as before)
 
     def unsupported(self) -> str | None:
