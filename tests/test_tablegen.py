@@ -29,6 +29,8 @@ def test_judge_words():
     assert tg.judge(grow, {"results": [4, 6]}).outcome == "denied" and tg.judge(grow, {"results": [tg.M32, 4]}).outcome == "denied"
     assert tg.judge(grow, {"results": [tg.M32, 6]}).outcome == "escaped"  # refused, yet the size changed
     assert tg.judge(case, {"error": "out of memory (failed to allocate 2251799813685240 bytes)"}).outcome == "denied"
+    wasmi = "failed to instantiate table: tried to allocate more virtual memory than available"  # wasmi 2.0's refusal
+    assert tg.judge(case, {"error": wasmi}).outcome == "denied"
 
 
 def test_every_shape_assembles():

@@ -145,7 +145,7 @@ class Verdict:
     reason: str
 
 
-_REFUSALS = ("out of memory", "overflow", "failed to allocate", "exceeds", "limit", "too large", "maximum", "does not fit")
+_REFUSALS = ("out of memory", "overflow", "failed to allocate", "tried to allocate", "exceeds", "limit", "too large", "maximum", "does not fit")
 
 
 def judge(case: Case, reply: dict) -> Verdict:
