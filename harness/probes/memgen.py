@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from hypothesis import strategies as st
 
-from harness.probes import guests
+from harness.probes import findings, guests
 from harness.probes import memmodel as mm
 from harness.runtimes.wasmtime_child import HOST_BUFFER, TENANT_GROW_PAGES, diffs, fill
 from harness.runtimes.wasmtime_py import CONFIGS
@@ -222,7 +220,7 @@ REPLAYS = {
 
 # -- reproducers ----------------------------------------------------------------------------------
 
-FINDINGS_DIR = Path(__file__).resolve().parent.parent.parent / "reports" / "findings"
+FINDINGS_DIR = findings.FINDINGS_DIR
 _EXPRS = {c.__name__: c for c in (mm.Param, mm.Const, mm.Shl, mm.Mul, mm.Rotl, mm.Add, mm.Sub, mm.And, mm.Or)}
 
 
@@ -251,30 +249,16 @@ def case_from(j: dict) -> tuple[mm.Access, tuple]:
 
 
 def keep_finding(acc: mm.Access, args, runtime: str, config: str, verdict: "Verdict", root: Path = FINDINGS_DIR) -> Path:
-    """reports/findings/memgen-<hash>/: probe.wat, case.json (the access and arguments, what
-    the next run replays first), command.txt and result.json."""
-    case = case_json(acc, args)
-    d = root / f"memgen-{hashlib.sha256(json.dumps(case, sort_keys=True).encode()).hexdigest()[:12]}"
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "probe.wat").write_text(render(acc))
-    (d / "case.json").write_text(json.dumps(case, indent=1))
-    (d / "command.txt").write_text(f"pytest --suite security --runtime {runtime.replace('@', '==')} "
-                                   f"-k 'test_generated_memory and {config}'  # saved cases run first; probe.wat takes "
-                                   f"(export \"probe\") args {', '.join(hex(a) for a in args)}, {acc.value:#x}\n")
-    (d / "result.json").write_text(json.dumps({"runtime": runtime, "engine_config": config, "outcome": verdict.outcome,
-                                               "reason": verdict.reason, "input": describe(acc, args)}, indent=1))
-    return d
+    """reports/findings/memgen-<hash>/ (harness.probes.findings): probe.wat, case.json (the
+    access and arguments, what the next run replays first), command.txt and result.json."""
+    note = f"probe.wat takes (export \"probe\") args {', '.join(hex(a) for a in args)}, {acc.value:#x}"
+    return findings.keep("memgen", case_json(acc, args), render(acc), runtime, config, verdict.outcome, verdict.reason,
+                         describe(acc, args), findings.command("test_generated_memory", runtime, config, note), root)
 
 
 def saved_findings(root: Path = FINDINGS_DIR) -> list[tuple[mm.Access, tuple]]:
     """The cases earlier runs kept (replayed first by the next run; unreadable ones skipped)."""
-    out = []
-    for path in sorted(root.glob("memgen-*/case.json")):
-        try:
-            out.append(case_from(json.loads(path.read_text())))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return out
+    return findings.saved("memgen", case_from, root)
 
 
 def coverage(acc: mm.Access) -> list[str]:

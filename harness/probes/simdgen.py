@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from harness.probes import calls, guests
+from harness.probes import calls, findings, guests
 from harness.probes import memmodel as mm
 
 PROBE_NAME = "simd-generated"
@@ -262,6 +262,27 @@ def build(case: Case) -> str:
 
 def describe(case: Case) -> str:
     return f"{body(case)} with a={case.a.hex()} b={case.b.hex()} c={case.c.hex()} n={case.n}"
+
+
+def case_json(case: Case) -> dict:
+    return {"op": case.op, "a": case.a.hex(), "b": case.b.hex(), "c": case.c.hex(),
+            "n": list(case.n) if isinstance(case.n, tuple) else case.n, "const": list(case.const)}
+
+
+def case_from(j: dict) -> Case:
+    n = tuple(j["n"]) if isinstance(j["n"], list) else int(j["n"])
+    return Case(j["op"], bytes.fromhex(j["a"]), bytes.fromhex(j["b"]), bytes.fromhex(j["c"]), n, tuple(j["const"]))
+
+
+def keep_finding(case: Case, runtime: str, config: str, verdict: "Verdict", root=findings.FINDINGS_DIR):
+    """reports/findings/simdgen-<hash>/ (harness.probes.findings), replayed first next run."""
+    note = f"probe.wat takes (func $probe) args {', '.join(hex(a) for a in args(case))}"
+    return findings.keep("simdgen", case_json(case), render(case), runtime, config, verdict.outcome, verdict.reason,
+                         describe(case), findings.command("test_simd_values", runtime, config, note), root)
+
+
+def saved_findings(root=findings.FINDINGS_DIR) -> list[Case]:
+    return findings.saved("simdgen", case_from, root)
 
 
 def coverage(case: Case) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from harness.probes import calls, guests
+from harness.probes import calls, findings, guests
 
 
 PROBE_NAME = "table-generated"
@@ -123,6 +123,12 @@ def build(case: Case) -> str:
 GROW_TABLE_ELEMENTS = 1 << 22
 
 
+def within(case: Case, max_elements: int | None) -> bool:
+    """Whether the case stays within a row's element cap (cases(max_elements=...))."""
+    grown = case.table.minimum + (case.a if case.op == "table.grow" else 0)
+    return max_elements is None or grown <= max_elements
+
+
 def call(case: Case) -> calls.Call:
     """The probe as a call for a command-line row (harness.probes.calls): no arguments (the
     operands are constants in the module), two results."""
@@ -191,3 +197,21 @@ REPLAYS = {
 
 def describe(case: Case) -> str:
     return render(case).replace("\n", " ")
+
+
+def case_json(case: Case) -> dict:
+    return {"table": vars(case.table).copy(), "op": case.op, "a": case.a, "b": case.b, "n": case.n}
+
+
+def case_from(j: dict) -> Case:
+    return Case(Table(**j["table"]), j["op"], int(j["a"]), int(j["b"]), int(j["n"]))
+
+
+def keep_finding(case: Case, runtime: str, config: str, verdict: Verdict, root=findings.FINDINGS_DIR):
+    """reports/findings/tablegen-<hash>/ (harness.probes.findings), replayed first next run."""
+    return findings.keep("tablegen", case_json(case), render(case), runtime, config, verdict.outcome, verdict.reason,
+                         describe(case), findings.command("test_generated_tables", runtime, config), root)
+
+
+def saved_findings(root=findings.FINDINGS_DIR) -> list[Case]:
+    return findings.saved("tablegen", case_from, root)

@@ -14,10 +14,10 @@ import time
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from harness import advisories
-from harness.probes import calls, memgen, runner, tablegen
+from harness.probes import calls, findings, memgen, runner, tablegen
 from harness.toolchain import host_arch
 
 EXAMPLES = {"quick": 30, "default": 200, "thorough": 1000}
@@ -48,19 +48,31 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row, tmp
         tally.add(runner.Judgement("inconclusive" if v.outcome == "not-tested" else v.outcome, v.finding, v.reason),
                   tablegen.describe(case), 0.0)
         covered.update([case.op, f"table:{case.table.index}", f"elem:{case.table.elem}"])
-        if v.finding and not found:
-            found.append(sum(tally.outcomes.values()))
+        n = sum(tally.outcomes.values())
+        if v.finding and not found and n > len(saved):  # the first generated one (saved cases run first)
+            found.append(n - len(saved))
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {v.reason}"
 
     test = given(tablegen.cases(max_elements=cap))(once)
+    saved = [c for c in tablegen.saved_findings() if tablegen.within(c, cap)]  # earlier runs' findings, run first
+    for case in reversed(saved):
+        test = example(case)(test)
     test._hypothesis_internal_add_digest = f"tablegen/{runtime}/{engine_config}".encode()
+    kept = None
     try:
         settings(settings(), max_examples=EXAMPLES.get(scale, 200))(test)()
+        if tally.escape:  # a finding on a row where it does not fail the test: shrink it and keep the reproducer
+            case = findings.shrink(tablegen.cases(max_elements=cap), lambda c: tablegen.judge(c, probe(c)).finding == 1)
+            if case is not None:
+                v = tablegen.judge(case, probe(case))
+                kept = (v.reason, tablegen.describe(case), str(tablegen.keep_finding(case, runtime, engine_config, v)))
     finally:
         details = tally.details()
         elapsed = time.perf_counter() - started
         details.update(coverage=memgen.coverage_details(covered), first_finding_example=found[0] if found else None,
-                       examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None)
+                       examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None, explicit_examples=len(saved))
+        if kept:
+            details.update(reason=kept[0], params=kept[1], reproducer=kept[2], shrunk=True)
         if tally.worst == "inconclusive":
             evidence.record("escape", None, "bool", outcome="not-tested", reason=f"no probe could be judged: {details['reason']}", **common)
         else:
