@@ -251,11 +251,13 @@ class Engine:
         return got.error or (f"died by signal {got.died}" if got.died else "timed out" if got.timed_out else
                              f"unexpected answer {got}")
 
-    def invoke(self, module_path: Path, exports: list[str]) -> list[Invoked]:
+    def invoke(self, module_path: Path, exports: list[str], features: tuple[str, ...] = ()) -> list[Invoked]:
+        """Each export on a fresh instance; `features`: proposals the module needs beyond the
+        configuration (wasmtime_py.FEATURE_KNOBS, a CLI's feature_options)."""
         if self.cli is not None:
-            got = self.cli.invoke(module_path, exports, self.options, CALL_TIMEOUT_S)
+            got = self.cli.invoke(module_path, exports, self.cli.with_features(self.options, features), CALL_TIMEOUT_S)
         else:
-            got = self._child(module_path, exports)
+            got = self._child(module_path, exports, features)
         if self.planted and _makes_calls(module_path):
             got = [Invoked(value=g.value ^ 1) if g.value is not None else g for g in got]
         return got
@@ -278,9 +280,12 @@ class Engine:
         return batch_answers(self.host.request, {"op": "invoke_batch", "timeout_s": CALL_TIMEOUT_S,
                                                  "config": {"name": self.config, "knobs": self.knobs}}, jobs, CALL_TIMEOUT_S)
 
-    def _child(self, module_path: Path, exports: list[str]) -> list[Invoked]:
+    def _child(self, module_path: Path, exports: list[str], features: tuple[str, ...] = ()) -> list[Invoked]:
+        from harness.runtimes.wasmtime_py import with_features
+
         reply = self.host.request({"op": "invoke", "module": str(module_path), "exports": exports, "timeout_s": CALL_TIMEOUT_S,
-                                   "config": {"name": self.config, "knobs": self.knobs}}, CALL_TIMEOUT_S * (len(exports) + 1))
+                                   "config": {"name": self.config, "knobs": with_features(self.knobs, features)}},
+                                  CALL_TIMEOUT_S * (len(exports) + 1))
         if reply.get("died") or reply.get("timed_out") or "results" not in reply:
             return [failure_of(reply)] * len(exports)
         return [answer_of(r) for r in reply["results"]]

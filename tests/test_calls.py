@@ -45,7 +45,7 @@ def test_data_is_placed_at_address_zero(tmp_path):
 
 
 class _Panicking:
-    def invoke(self, path, exports):
+    def invoke(self, path, exports, features=()):
         return [Invoked(error="thread 'main' panicked at crates/runtime/src/table.rs:12:5")] * len(exports)
 
 

@@ -102,6 +102,36 @@ def test_render_assembles_for_every_kind():
     for op, source in (("memory.fill", None), ("memory.copy", mm.Param(1)), ("memory.init", 3)):
         for consumer in ("id", "reinit") if op == "memory.init" else ("id",):
             wasmtime.wat2wasm(memgen.render(mm.Access(op, at, 0, 2, consumer, grow=1, length=9, source=source)))
+    for op in mm.ATOMICS:
+        for consumer in ("cas-hit", "cas-miss") if op.split(".")[-1].startswith("cmpxchg") else ("id",):
+            wasmtime.wat2wasm(memgen.render(mm.Access(op, at, 8, 1, consumer, grow=1, value=mm.M64, operand=("const", mm.M64))))
+
+
+def test_atomics_trap_when_misaligned_and_read_modify_write_by_width():
+    """Atomics: an address that is not a multiple of the width traps even in bounds; an RMW
+    returns the old value and writes op(old, value) wrapped to its width; cmpxchg compares
+    with the expected value wrapped to its width and writes the replacement only on a match."""
+    memory = bytes(range(1, 17)) + bytes(mm.PAGE - 16)
+    at = mm.Param(0)
+    add = mm.expect(mm.Access("i32.atomic.rmw8.add_u", at, 0, 1, value=0x1FF), (3, 0, 0), memory)
+    assert add.results == (4, 0) and add.writes == ((3, bytes([(4 + 0xFF) & 0xFF])),)
+    assert mm.expect(mm.Access("i32.atomic.rmw.add", at, 0, 1), (2, 0, 0), memory).trap_kind == "misaligned"
+    assert mm.expect(mm.Access("i64.atomic.load", at, 0, 1), (mm.PAGE - 8, 0, 0), memory).results == (0, 0)
+    assert mm.expect(mm.Access("i64.atomic.load", at, 0, 1), (mm.PAGE, 0, 0), memory).trap_kind == "bounds"
+    hit = mm.expect(mm.Access("i64.atomic.rmw16.cmpxchg_u", at, 0, 1, "cas-hit", operand=("const", 0xABCDEF)), (2, 0, 0), memory)
+    assert hit.results == (0x0403, 0) and hit.writes == ((2, b"\xef\xcd"),)
+    miss = mm.expect(mm.Access("i64.atomic.rmw16.cmpxchg_u", at, 0, 1, "cas-miss", value=0x10403, operand=("const", 7)),
+                     (2, 0, 0), memory)
+    assert miss.writes == ((2, b"\x07\x00"),)  # 0x10403 wrapped to 16 bits is the old value: a match
+    xchg = mm.expect(mm.Access("i64.atomic.rmw.xchg", at, 0, 1, value=5), (8, 0, 0), memory)
+    assert xchg.results == (int.from_bytes(bytes(range(9, 17)), "little"), 0) and xchg.writes == ((8, (5).to_bytes(8, "little")),)
+
+
+def test_a_misaligned_atomic_that_returns_is_a_spec_deviation():
+    acc = mm.Access("i32.atomic.load", mm.Param(0), 0, 1)
+    verdict = memgen.judge(acc, (2, 0, 0), _reply(results=[0, 0]), NONCE, SECRET)
+    assert (verdict.outcome, verdict.finding) == ("spec-deviation", 0)
+    assert memgen.judge(acc, (2, 0, 0), _reply(trap="heap-misaligned"), NONCE, SECRET).outcome == "trapped"
 
 
 def test_model_numerics():

@@ -40,6 +40,7 @@ class Call:
     results: int
     digest: bool = False
     data: bytes = b""
+    features: tuple[str, ...] = ()  # proposals the module needs beyond the row's configuration ("threads")
 
     @property
     def exports(self) -> list[str]:
@@ -108,9 +109,9 @@ def request(engine, call: Call, workdir: Path) -> dict:
     compiles from it) is removed afterwards."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = build(call, Path(tmp))
-        got = engine.invoke(path, call.exports[:1])
+        got = engine.invoke(path, call.exports[:1], call.features)
         if got[0].value is not None and len(call.exports) > 1:
-            got += engine.invoke(path, call.exports[1:])
+            got += engine.invoke(path, call.exports[1:], call.features)
     for g in got:
         if g.died or (g.error and traps.HOST_CRASH.search(g.error)):  # a signal, or a panic's exit
             return {"died": True, "signal": g.died, "stderr_tail": g.error or ""}

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from harness.probes import findings, guests
 from harness.probes import memmodel as mm
 from harness.runtimes.wasmtime_child import HOST_BUFFER, TENANT_GROW_PAGES, diffs, fill
-from harness.runtimes.wasmtime_py import CONFIGS
+from harness.runtimes.wasmtime_py import CONFIGS, with_features
 
 PROBE_NAME = "mem-generated"  # the name records and advisories.yaml use
 N_PARAMS = 3
@@ -114,10 +114,11 @@ _LOADS_BY_TYPE = {t: sorted(op for op, (_, vt, _) in mm.LOADS.items() if vt == t
 _LOADS_BY_TYPE["v128"] = sorted(mm.SIMD_LOADS) + ["v128.load"]
 # Float and SIMD loads twice as often: their x86-64 lowering goes through XMM instructions whose
 # memory operands can be 16 bytes wide (a load folded into one may read more than its width).
-_KINDS = ("i32", "i64", "f32", "f32", "f64", "f64", "v128", "v128", "store", "bulk")
+_KINDS = ("i32", "i64", "f32", "f32", "f64", "f64", "v128", "v128", "store", "bulk", "atomic")
 # strategies built once (building them inside every draw costs more than the probe)
 _S = {"kind": st.sampled_from(_KINDS), "pages": st.sampled_from(PAGES), "grow": st.sampled_from(GROWS),
       "bulk": st.sampled_from(mm.BULK), "store": st.sampled_from(sorted(mm.STORES)),
+      "atomic": st.sampled_from(sorted(mm.ATOMICS)), "cas": st.sampled_from(("cas-hit", "cas-miss")),
       "length": st.one_of(st.sampled_from((0, 1, 7, 8, 16, 33)), st.integers(0, 0x200), st.sampled_from((mm.PAGE, 1 << 31, mm.M32))),
       "init_source": st.one_of(st.integers(0, len(mm.DATA)), st.sampled_from((len(mm.DATA) + 1, mm.M32))),
       "reinit": st.sampled_from(("id", "reinit")), "sink": st.sampled_from(("return", "store")),
@@ -149,17 +150,23 @@ def _first_operands() -> st.SearchStrategy:
 
 
 @st.composite
-def accesses(draw) -> tuple[mm.Access, tuple[int, ...]]:
+def accesses(draw, atomics: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
     """(access, i32 arguments). The instruction's kind first (each value type's loads, stores,
     bulk memory; see _KINDS: the many integer opcodes do not crowd out the few float ones),
     then its opcode, consumer and operands; the address is, half the time, steered to
     within 16 bytes of the end of memory, mostly still in bounds (where an access that reads
     more than its width shows), else the folding shapes (shl/mul of a parameter, optionally plus something) or
     any nested expression."""
-    kind = draw(_S["kind"])
+    kind = draw(_S["kind"] if atomics else _S["kind"].filter(lambda k: k != "atomic"))
     pages, grow = draw(_S["pages"]), draw(_S["grow"])
     fields: dict = {}
-    if kind == "bulk":
+    if kind == "atomic":  # natural alignment only (validation); misaligned addresses come from the operands
+        op = draw(_S["atomic"])
+        t = mm.ATOMICS[op][1]
+        value = draw(_param_value(t))
+        if mm.ATOMICS[op][2] == "cmpxchg":
+            fields.update(consumer=draw(_S["cas"]), operand=("const", draw(_edge_operand(t).filter(lambda o: o[0] == "const"))[1]))
+    elif kind == "bulk":
         op = draw(_S["bulk"])
         fields["length"] = draw(_S["length"])
         if op == "memory.copy":
@@ -181,7 +188,7 @@ def accesses(draw) -> tuple[mm.Access, tuple[int, ...]]:
         value = draw(_param_value(kind))
     if op.endswith("_lane"):
         fields["lane"] = draw(_S[f"lane:{mm.width_of(op)}"])
-    if op not in mm.BULK:
+    if op not in mm.BULK and op not in mm.ATOMICS:
         fields["align"] = draw(_S[f"align:{mm.width_of(op).bit_length() - 1}"])
     acc = mm.Access(op, mm.Const(0), 0, pages, value=value, grow=grow, **fields)
     if draw(st.booleans()):  # steered to the end of memory
@@ -202,6 +209,9 @@ def accesses(draw) -> tuple[mm.Access, tuple[int, ...]]:
 
 # The issue's named case, always run first: i32.load (i32.shl x 3) with x*8 wrapping to 0x1000.
 CVE_2023_26489 = (mm.Access("i32.load", mm.Shl(mm.Param(0), 3), 0, 1), (0x20000200, 0, 0))
+# Whether a row runs atomics at all (a shared memory and the threads proposal): an aligned
+# in-bounds read-modify-write the model answers; a row that cannot is not drawn atomics.
+ATOMIC_CHECK = (mm.Access("i32.atomic.rmw.add", mm.Param(0), 0, 1, value=5), (8, 0, 0))
 
 
 # Regression replays: a published advisory's exact shape, name -> (advisory, access, args).
@@ -278,6 +288,8 @@ def coverage(acc: mm.Access) -> list[str]:
         out.append(f"sink:{acc.sink}")
     if acc.op == "memory.init":
         out.append("data.drop")
+    if acc.is_atomic and acc.consumer != "id":
+        out.append(acc.consumer)
     if acc.grow:
         out.append("memory.grow")
     out.append(f"pages:{'1-3' if acc.pages <= 3 else '16' if acc.pages <= 16 else '100+'}")
@@ -359,6 +371,15 @@ def access_wat(acc: mm.Access) -> str:
         again = (acc.source, acc.length) if acc.consumer == "reinit" else (0, 0)
         return (f"{grow}(memory.init $d {addr} (i32.const {acc.source & mm.M32}) (i32.const {acc.length & mm.M32})) (data.drop $d) "
                 f"(memory.init $d {addr} (i32.const {again[0] & mm.M32}) (i32.const {again[1] & mm.M32})) {zeros}")
+    if acc.is_atomic:
+        _, t, kind = mm.ATOMICS[acc.op]
+        op = f"({acc.op} {_memarg(acc)} {addr}"
+        if kind == "store":
+            return f"{grow}{op} {_FROM_V[t]}) {zeros}"
+        if kind == "cmpxchg":
+            expected = f"({mm.atomic_load_of(acc.op)} {_memarg(acc)} {addr})" if acc.consumer == "cas-hit" else _FROM_V[t]
+            return grow + _widen(t, f"{op} {expected} {_const(t, acc.operand[1] & ((1 << mm.TYPE_BITS[t]) - 1))})")
+        return grow + _widen(t, op + ("" if kind == "load" else f" {_FROM_V[t]}") + ")")
     if acc.is_store:
         t = mm.STORES[acc.op][1]
         return f"{grow}({acc.op} {_memarg(acc)} {addr} {_FROM_V[t]}) {zeros}"
@@ -386,8 +407,13 @@ def data_segment(acc: mm.Access) -> str:
     return '\n  (data $d "' + "".join(f"\\{b:02x}" for b in mm.DATA) + '")'
 
 
+def memory_decl(acc: mm.Access) -> str:
+    """The memory's limits: a shared memory (with the maximum it needs) for atomics."""
+    return f"{acc.pages} {acc.pages + acc.grow} shared" if acc.is_atomic else f"{acc.pages}"
+
+
 def render(acc: mm.Access) -> str:
-    return f'(module (memory (export "memory") {acc.pages})\n  {probe_func(acc)}{data_segment(acc)})\n'
+    return f'(module (memory (export "memory") {memory_decl(acc)})\n  {probe_func(acc)}{data_segment(acc)})\n'
 
 
 def build(acc: mm.Access) -> str:
@@ -396,8 +422,10 @@ def build(acc: mm.Access) -> str:
 
 
 def request(acc: mm.Access, args, nonce: bytes, secret: bytes, config: str, timeout_s: float = 10.0) -> dict:
+    """A memprobe request; atomics run on a shared memory, which the engine must be told to allow."""
+    knobs = with_features(ENGINE_CONFIGS[config], ("threads",) if acc.is_atomic else ())
     return {"op": "memprobe", "module": build(acc), "args": [*args, acc.value], "nonce": nonce.hex(),
-            "secret": secret.hex(), "config": {"name": config, "knobs": ENGINE_CONFIGS[config]}, "timeout_s": timeout_s}
+            "secret": secret.hex(), "config": {"name": config, "knobs": knobs}, "timeout_s": timeout_s}
 
 
 def describe(acc: mm.Access, args) -> str:
@@ -528,6 +556,8 @@ def judge(acc: mm.Access, args, reply: dict, nonce: bytes, secret: bytes) -> Ver
                                              f"not {expected_diffs[:3]}")
             return Verdict("trapped", 0, f"trap {trap}, as the spec says ({where})" +
                            ("" if seen or not want.writes else "; the writes before it are not observable on this row"))
+        if want.trap_kind == "misaligned":
+            return Verdict("spec-deviation", 0, f"{acc.op} at {where} is not aligned to its width, yet it did not trap")
         raw = _raw_loaded(acc, results or [0, 0])
         source = _canary_source(raw, secret, acc.memory_size) if raw else None
         what = f"returned {results}" + (f", bytes of {source}" if source else "") if not (acc.is_store or acc.is_bulk) else "wrote and returned"

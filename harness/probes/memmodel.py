@@ -138,18 +138,41 @@ STORES = {
     "f64.store": (8, "f64"), "v128.store": (16, "v128"), "v128.store8_lane": (1, "v128"),
     "v128.store16_lane": (2, "v128"), "v128.store32_lane": (4, "v128"), "v128.store64_lane": (8, "v128"),
 }
+# atomic instruction (threads proposal, on a shared memory) -> (width, value type, what it does:
+# "load", "store", an RMW operator or "cmpxchg"); every one needs an effective address that is a
+# multiple of its width (else it traps) and takes exactly its natural alignment immediate
+ATOMIC_RMW = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "and": lambda a, b: a & b,
+              "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b, "xchg": lambda a, b: b}
+ATOMICS = {}
+for _t, _tw in (("i32", 4), ("i64", 8)):
+    for _suffix, _w in [("", _tw)] + [(str(8 * w), w) for w in (1, 2, 4) if w < _tw]:
+        _u = "_u" if _suffix else ""
+        ATOMICS[f"{_t}.atomic.load{_suffix}{_u}"] = (_w, _t, "load")
+        ATOMICS[f"{_t}.atomic.store{_suffix}"] = (_w, _t, "store")
+        for _kind in (*ATOMIC_RMW, "cmpxchg"):
+            ATOMICS[f"{_t}.atomic.rmw{_suffix}.{_kind}{_u}"] = (_w, _t, _kind)
+
+
+def atomic_load_of(op: str) -> str:
+    """The atomic load of the same type and width (cmpxchg's expected value when it must match)."""
+    w, t, _ = ATOMICS[op]
+    return next(o for o, (w2, t2, k) in ATOMICS.items() if (w2, t2, k) == (w, t, "load"))
+
+
 BULK = ("memory.fill", "memory.copy", "memory.init")
 DATA = bytes((i * 37 + 11) & 0xFF for i in range(48))  # the passive data segment memory.init copies from
 TYPE_BITS = {"i32": 32, "i64": 64, "f32": 32, "f64": 64, "v128": 128}
 
 
 def width_of(op: str) -> int:
-    return (LOADS.get(op) or SIMD_LOADS.get(op) or STORES.get(op) or (0,))[0]
+    return (LOADS.get(op) or SIMD_LOADS.get(op) or STORES.get(op) or ATOMICS.get(op) or (0,))[0]
 
 
 def family(op: str) -> str:
     if op in BULK:
         return "bulk"
+    if op in ATOMICS:
+        return "atomic-" + ATOMICS[op][2] if ATOMICS[op][2] in ("load", "store") else "atomic-rmw"
     if op in STORES:
         return "store-lane" if op.endswith("_lane") else "store"
     if op in SIMD_LOADS:
@@ -475,6 +498,10 @@ class Access:
         return self.op in BULK
 
     @property
+    def is_atomic(self) -> bool:
+        return self.op in ATOMICS
+
+    @property
     def width(self) -> int:
         return self.length if self.is_bulk else width_of(self.op)
 
@@ -577,6 +604,30 @@ def _bulk(acc: Access, args, mem: bytes) -> Expected:
     return Expected(trap=False, results=(0, 0), writes=first)
 
 
+def _atomic(acc: Access, ea: int, mem: bytes) -> Expected:
+    """An atomic access in bounds: a misaligned one traps; loads return the zero-extended
+    value, stores write the value's low bytes, read-modify-writes return the old value and
+    write op(old, value); cmpxchg compares with its expected value wrapped to the width
+    (the value read just before by an atomic load for "cas-hit", $v for "cas-miss") and, if
+    equal, writes the replacement (the constant operand)."""
+    w, _, kind = ATOMICS[acc.op]
+    if ea % w:
+        return Expected(trap=True, trap_kind="misaligned")
+    mask = (1 << (8 * w)) - 1
+    raw = mem[ea:ea + w]
+    old, v = int.from_bytes(raw, "little"), acc.value & mask
+    if kind == "load":
+        return Expected(trap=False, results=(old, 0), loaded=raw)
+    if kind == "store":
+        return Expected(trap=False, results=(0, 0), writes=((ea, v.to_bytes(w, "little")),))
+    if kind == "cmpxchg":
+        expected = old if acc.consumer == "cas-hit" else v
+        new = acc.operand[1] & mask if expected == old else None
+    else:
+        new = ATOMIC_RMW[kind](old, v) & mask
+    return Expected(trap=False, results=(old, 0), loaded=raw, writes=((ea, new.to_bytes(w, "little")),) if new is not None else ())
+
+
 def _results(rtype: str, r) -> tuple:
     if rtype == "v128":
         return (r & M64, r >> 64)
@@ -592,6 +643,8 @@ def expect(acc: Access, args, memory: bytes) -> Expected:
     if not acc.in_bounds(args):
         return Expected(trap=True)
     ea = acc.effective_address(args)
+    if acc.is_atomic:
+        return _atomic(acc, ea, mem)
     if acc.is_store:
         return Expected(trap=False, results=(0, 0), writes=((ea, store_bytes(acc)),))
     raw = mem[ea:ea + acc.width]

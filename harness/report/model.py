@@ -79,17 +79,20 @@ def enable_hint(claim: dict, skip_reasons: list[str]) -> str:
 
 def exercised(recs: list[dict], top: int = 8) -> list[dict]:
     """Per row, what the generated probes drew (their records' `details.coverage`: instruction
-    families and opcodes with counts), so a reader sees what a "held" rests on."""
-    rows: dict[str, dict[str, Counter]] = {}
+    families and opcodes with counts) and what they did not draw there and why (`details.not_drawn`:
+    a family the row cannot run), so a reader sees what a "held" rests on."""
+    rows: dict[str, dict] = {}
     for r in recs:
         cov = details_of(r).get("coverage")
         if not isinstance(cov, dict):
             continue
-        row = rows.setdefault(judgement.row_of(r), {"families": Counter(), "opcodes": Counter()})
+        row = rows.setdefault(judgement.row_of(r), {"families": Counter(), "opcodes": Counter(), "not_drawn": {}})
         for key in ("families", "opcodes"):
             row[key].update({str(k): int(n) for k, n in (cov.get(key) or {}).items() if isinstance(n, (int, float))})
+        not_drawn = details_of(r).get("not_drawn")
+        row["not_drawn"].update({str(k): str(v) for k, v in (not_drawn.items() if isinstance(not_drawn, dict) else ())})
     return [{"row": name, "families": dict(c["families"].most_common()), "opcodes": len(c["opcodes"]),
-             "top": dict(c["opcodes"].most_common(top))} for name, c in sorted(rows.items())]
+             "top": dict(c["opcodes"].most_common(top)), "not_drawn": c["not_drawn"]} for name, c in sorted(rows.items())]
 
 
 def verdict_rows(doc: dict, grouped: dict[str, list[dict]]) -> list[dict]:

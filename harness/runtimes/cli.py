@@ -148,6 +148,14 @@ class CliRuntime(WasmRuntime):
                                   wast.SPEC_TRAP_WORDS, lambda job: self.invoke_job(job, options, timeout_s, arch), timeout_s)
         return [self.invoke_job(job, options, timeout_s, arch) for job in jobs]
 
+    # WebAssembly proposals a probe may need that this CLI keeps off by default: feature -> the
+    # options that turn it on (absent: on by default, or not there; a module that uses it then
+    # fails to run, which the caller reads as not supported on this row)
+    feature_options: dict[str, tuple[str, ...]] = {}
+
+    def with_features(self, options: tuple[str, ...], features) -> tuple[str, ...]:
+        return (*options, *(o for f in features for o in self.feature_options.get(f, ())))
+
     wast_subcommand = ""  # the CLI's WAST script runner (`wasmtime wast`), "" when it has none
     wast_takes_options = True  # whether that runner takes the row's configuration options
 

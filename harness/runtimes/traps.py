@@ -28,7 +28,7 @@ WORDS = [
     ("out of bounds table", "table-out-of-bounds"), ("table-out-of-bounds", "table-out-of-bounds"),
     ("all fuel consumed", "out-of-fuel"), ("out of fuel", "out-of-fuel"), ("cost exceeded limit", "out-of-fuel"),
     ("cost limit exceeded", "out-of-fuel"),
-    ("interrupt", "interrupt"), ("misaligned", "heap-misaligned"), ("stack-overflow", "stack-overflow"),
+    ("interrupt", "interrupt"), ("misaligned", "heap-misaligned"), ("unaligned atomic", "heap-misaligned"), ("stack-overflow", "stack-overflow"),
     ("out-of-fuel", "out-of-fuel"),
 ]
 

@@ -92,6 +92,7 @@ class WasmEdge(CliRuntime):
     run_mode = "interpreter"
 
     trap_pattern = TRAP_LINE
+    feature_options = {"threads": ("--enable-threads",)}  # `run` and `compile` both take it
 
     def install_hint(self) -> str:
         return INSTALL_HINT
@@ -106,7 +107,7 @@ class WasmEdge(CliRuntime):
         program = self.program(arch)
         return [program, *run_mode_flags(program, self.run_mode), *options, "--reactor", str(module), export]
 
-    def invokable(self, module: Path, arch: str | None) -> Path | str:
+    def invokable(self, module: Path, arch: str | None, flags: tuple[str, ...] = ()) -> Path | str:
         """The file invoke runs for this module (the module itself here), or why there is none."""
         return Path(module)
 
@@ -168,23 +169,24 @@ class WasmEdgeAot(WasmEdge):
 
     def invoke(self, module: Path, exports: list[str], options: tuple[str, ...] = (), timeout_s: float = 30.0,
                arch: str | None = None) -> list[Invoked]:
-        """The compiled module run (see invokable)."""
-        compiled = self.invokable(module, arch)
+        """The compiled module run (see invokable), compiled with the proposals the run enables."""
+        compiled = self.invokable(module, arch, tuple(o for o in options if o in self.feature_options["threads"]))
         if not isinstance(compiled, Path):
             return [Invoked(error=compiled)] * len(exports)
         return super().invoke(compiled, exports, options, timeout_s, arch)
 
-    def invokable(self, module: Path, arch: str | None) -> Path | str:
+    def invokable(self, module: Path, arch: str | None, flags: tuple[str, ...] = ()) -> Path | str:
         """Compiled next to the module (a fuzzing run's modules are not worth caching)."""
         try:
-            return self.compiled(Path(module), self.program(arch or host_arch()), metered=False, into=Path(module).parent)
+            return self.compiled(Path(module), self.program(arch or host_arch()), metered=False, into=Path(module).parent,
+                                 flags=flags)
         except RuntimeError as exc:
             return str(exc)
 
-    def compiled(self, module: Path, program: str, *, metered: bool, into: Path | None = None) -> Path:
+    def compiled(self, module: Path, program: str, *, metered: bool, into: Path | None = None, flags: tuple[str, ...] = ()) -> Path:
         """`wasmedge compile` output for this module, WasmEdge version and flags (cached under
         the cache root, or under `into`)."""
-        flags = ["--interruptible"] + (["--enable-gas-measuring"] if metered else [])
+        flags = ["--interruptible", *flags] + (["--enable-gas-measuring"] if metered else [])
         data = Path(module).read_bytes()
         key = hashlib.sha256(data + program_version(program).encode() + " ".join(flags).encode()).hexdigest()
         out = (into or cache_root() / "wasmedge-aot") / key[:24] / f"{Path(module).stem}.so"

@@ -229,13 +229,21 @@ def trap_kind(trap) -> str:
     return "trap"
 
 
-def _memory_bytes(store, mem) -> bytes:
-    ptr = ctypes.cast(mem.data_ptr(store), ctypes.c_void_p).value
-    return ctypes.string_at(ptr, mem.data_len(store))
+_SHARED = getattr(wasmtime, "SharedMemory", None)
+
+
+def _data_len(store, mem) -> int:
+    """Bytes of a memory: a shared memory (atomics) belongs to no store, so it is asked alone."""
+    return mem.data_len() if _SHARED is not None and isinstance(mem, _SHARED) else mem.data_len(store)
 
 
 def _memory_base(store, mem) -> int:
-    return ctypes.cast(mem.data_ptr(store), ctypes.c_void_p).value
+    ptr = mem.data_ptr() if _SHARED is not None and isinstance(mem, _SHARED) else mem.data_ptr(store)
+    return ctypes.cast(ptr, ctypes.c_void_p).value
+
+
+def _memory_bytes(store, mem) -> bytes:
+    return ctypes.string_at(_memory_base(store, mem), _data_len(store, mem))
 
 
 def _write_memory(store, mem, data: bytes) -> None:
@@ -404,10 +412,10 @@ def _previous_tenant(eng, module, secret: bytes, timeout_s: float) -> dict:
     inst = wasmtime.Instance(store, module, [])
     mem = inst.exports(store)["memory"]
     try:
-        mem.grow(store, TENANT_GROW_PAGES)
+        mem.grow(TENANT_GROW_PAGES) if _SHARED is not None and isinstance(mem, _SHARED) else mem.grow(store, TENANT_GROW_PAGES)
     except wasmtime.WasmtimeError:
         pass  # a pool too small to grow: the tenant leaves what it has
-    size = mem.data_len(store)
+    size = _data_len(store, mem)
     _write_memory(store, mem, fill(secret + b"tenant", size))
     out = {"base": _memory_base(store, mem), "size": size}
     del mem, inst, store
@@ -431,7 +439,7 @@ def op_memprobe(req):
     canary_store = new_store(eng, None, req["timeout_s"], None)
     canary = wasmtime.Instance(canary_store, module, [])
     cmem = canary.exports(canary_store)["memory"]
-    canary_fill = fill(secret + b"store", cmem.data_len(canary_store))
+    canary_fill = fill(secret + b"store", _data_len(canary_store, cmem))
     _write_memory(canary_store, cmem, canary_fill)
     tenant = _previous_tenant(eng, module, secret, req["timeout_s"]) if "pooling" in applied(config) else None
     store = new_store(eng, None, req["timeout_s"], None)
@@ -445,7 +453,7 @@ def op_memprobe(req):
         res["tenant"] = dict(tenant, slot_reused=tenant["base"] == res["layout"]["guest"])
         res["fresh_size"] = len(fresh)
         res["fresh_nonzero"] = next((i for i, b in enumerate(fresh) if b), None) if fresh.count(0) != len(fresh) else None
-    before = fill(nonce, mem.data_len(store))
+    before = fill(nonce, _data_len(store, mem))
     _write_memory(store, mem, before)
     try:
         res["results"] = _call(store, inst.exports(store)[req.get("func", "probe")], req["args"])
@@ -501,7 +509,7 @@ def op_engine(req):
     store = new_store(eng, None, 10.0, None)
     inst = wasmtime.Instance(store, module, [])
     mem = inst.exports(store)["memory"]
-    base, size = _memory_base(store, mem), mem.data_len(store)
+    base, size = _memory_base(store, mem), _data_len(store, mem)
     res = {"applied": applied(config), "base": base, "size": size, "tail_bytes": _tail_bytes(base + size)}
     alive, error = [], None
     for _ in range(req.get("instances", 0)):

@@ -41,6 +41,17 @@ _POOL = {"total_core_instances": 16, "total_memories": 16, "total_tables": 16, "
 _AVX512 = ("has_avx512bitalg", "has_avx512dq", "has_avx512f", "has_avx512vbmi", "has_avx512vl")
 _NO_AVX512 = {f: "false" for f in _AVX512}
 _NO_AVX = {**_NO_AVX512, "has_avx": "false", "has_avx2": "false", "has_fma": "false"}
+# WebAssembly proposals a probe may need beyond a configuration's knobs: feature -> the knobs
+# that turn it on (atomics need threads and shared memories).
+FEATURE_KNOBS = {"threads": {"wasm_threads": True, "shared_memory": True}}
+
+
+def with_features(knobs: list[dict], features) -> list[dict]:
+    """A configuration's knob sets with the features' knobs added."""
+    extra = {k: v for f in features for k, v in FEATURE_KNOBS[f].items()}
+    return [dict(k, **extra) for k in knobs] if extra else knobs
+
+
 CONFIGS = {
     "default": [{}],
     "dynamic-bounds": [{"memory_reservation": 0, "memory_guard_size": 0},

@@ -58,9 +58,12 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
     if first.get("unsupported"):
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
+    check = memgen.judge(*memgen.ATOMIC_CHECK, probe(*memgen.ATOMIC_CHECK, nonce, secret), nonce, secret)
+    atomics = check.outcome == "denied"  # atomics are drawn only where a shared memory and an atomic run here
+    not_drawn = {} if atomics else {"atomic": f"an in-bounds i32.atomic.rmw.add on a shared memory: {check.outcome}: {check.reason}"[:300]}
     tally, covered, found = runner.Tally(), Counter(), {}
     counted = budget.Counted(fuzz_slot)
-    saved = memgen.saved_findings()
+    saved = [c for c in memgen.saved_findings() if atomics or not c[0].is_atomic]
     explicit = 1 + len(saved)  # the issue's named case and earlier runs' findings, run first
     started = time.perf_counter()
 
@@ -76,7 +79,7 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
     def make():
-        test = given(memgen.accesses())(once)
+        test = given(memgen.accesses(atomics=atomics))(once)
         for case in reversed([memgen.CVE_2023_26489, *saved]):
             test = example(case)(test)
         test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
@@ -86,7 +89,7 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
     try:
         budget.run_hypothesis(make, EXAMPLES.get(scale, settings().max_examples), fuzz_slot, counted)
         if tally.escape:  # a finding under a row that may have them: the smallest input that shows the worst one
-            smallest = _smallest_finding(probe, nonce, secret, tally.worst, runtime, config)
+            smallest = _smallest_finding(probe, nonce, secret, tally.worst, runtime, config, atomics)
             if smallest is None and "generated" in found:  # too rare to find again quickly: keep it as drawn
                 _, acc, args, v = found["generated"]
                 smallest, as_drawn = (v.reason, memgen.describe(acc, args), memgen.keep_finding(acc, args, runtime, config, v)), True
@@ -94,7 +97,7 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
         details = {**tally.details(), **(fuzz_slot.details() if fuzz_slot else {})}
         elapsed = time.perf_counter() - started
         details.update(coverage=memgen.coverage_details(covered), examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None,
-                       engine_knobs=first.get("applied", {}), explicit_examples=explicit,
+                       engine_knobs=first.get("applied", {}), explicit_examples=explicit, not_drawn=not_drawn,
                        first_finding_example=found["generated"][0] if "generated" in found else None,
                        saved_finding_reproduced="replayed" in found)
         if tally.worst == "inconclusive":  # nothing was judged: not tested, never "held"
@@ -125,7 +128,8 @@ def _prober(rt, runtime, config, avail, workdir):
     return probe, None
 
 
-def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: str) -> tuple[str, str, object] | None:
+def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: str,
+                      atomics: bool = True) -> tuple[str, str, object] | None:
     """(reason, input) of a shrunk finding with this outcome (Hypothesis' find; the record's
     reason must be of its outcome), or None if none turns up quickly."""
     from hypothesis import find
@@ -136,7 +140,7 @@ def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: 
         return memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret).outcome == outcome
 
     try:
-        acc, args = find(memgen.accesses(), shows, settings=settings(max_examples=300, database=None, deadline=None))
+        acc, args = find(memgen.accesses(atomics=atomics), shows, settings=settings(max_examples=300, database=None, deadline=None))
     except NoSuchExample:
         return None
     v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
