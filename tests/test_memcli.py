@@ -25,6 +25,12 @@ CASES = [  # (access, args, the outcome a correct engine gets)
     (mm.Access("memory.init", mm.Param(0), 0, 1, "reinit", length=8, source=6), (0xFFF0, 0, 0), "trapped"),
     (mm.Access("memory.copy", mm.Param(0), 0, 1, length=9, source=mm.Param(1), grow=1), (0x1FFF0, 0xFFF8, 0), "denied"),
     (mm.Access("f64.load", mm.Param(0), 0, 1, "f64.copysign", operand=("const", 0), sink="store", align=0), (0xFFF3, 0, 0), "denied"),
+    # multi-memory: the probed memory is memory 1, a larger one comes first; its bound is not the probed one's
+    (mm.Access("i64.load", mm.Param(0), 0, 1, decoy=2), (0x10000, 0, 0), "trapped"),
+    (mm.Access("i32.load", mm.Param(0), 0, 1, "i32.popcnt", sink="store", decoy=2, grow=1), (0x1FFF0, 0, 0), "denied"),
+    (mm.Access("memory.copy", mm.Param(0), 0, 1, length=9, source=mm.Param(1), decoy=16), (0xFFF0, 0x10, 0), "denied"),
+    (mm.Access("i64.atomic.rmw32.cmpxchg_u", mm.Param(0), 4, 1, "cas-hit", value=5, operand=("const", 0xDEADBEEF)), (8, 0, 0), "denied"),
+    (mm.Access("i32.atomic.rmw16.xor_u", mm.Param(0), 0, 1, value=5), (0xFFFF, 0, 0), "trapped"),
 ]
 
 

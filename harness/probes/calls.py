@@ -41,6 +41,7 @@ class Call:
     digest: bool = False
     data: bytes = b""
     features: tuple[str, ...] = ()  # proposals the module needs beyond the row's configuration ("threads")
+    memory: int = 0  # the memory index `digest` and `data` are about (1 where another memory comes first)
 
     @property
     def exports(self) -> list[str]:
@@ -63,11 +64,11 @@ def wrap(call: Call) -> str:
   (func (export "wc_mem") (result i64) (local $h i64) (local $p i32) (local $n i32)
     {invoke}{" drop" * call.results}
     i64.const {FNV_OFFSET} local.set $h
-    memory.size i32.const 16 i32.shl local.set $n
+    memory.size {call.memory} i32.const 16 i32.shl local.set $n
     block $done
       loop $words
         local.get $p local.get $n i32.ge_u br_if $done
-        local.get $p i64.load local.get $h i64.xor i64.const {FNV_PRIME} i64.mul local.set $h
+        local.get $p i64.load {call.memory} local.get $h i64.xor i64.const {FNV_PRIME} i64.mul local.set $h
         local.get $p i32.const 8 i32.add local.set $p
         br $words
       end
@@ -97,7 +98,7 @@ def build(call: Call, workdir: Path) -> Path:
     text = wrap(call)
     wasm = wasmtime.wat2wasm(text)
     if call.data:
-        wasm = with_data(wasm, call.data)
+        wasm = with_data(wasm, call.data, call.memory)
     out = Path(workdir) / f"{hashlib.sha256(wasm).hexdigest()[:24]}.wasm"
     out.write_bytes(wasm)
     return out
@@ -172,11 +173,12 @@ def _read_leb(buf: bytes, i: int) -> tuple[int, int]:
             return n, i
 
 
-def with_data(module: bytes, data: bytes) -> bytes:
-    """The module with one more data segment, active at address 0 of memory 0, holding `data`:
+def with_data(module: bytes, data: bytes, memory: int = 0) -> bytes:
+    """The module with one more data segment, active at address 0 of `memory`, holding `data`:
     appended to its data section (after any passive segment, whose index stays) and counted
     in its data count section, or as a new data section after the code."""
-    segment = b"\x00\x41\x00\x0b" + _leb(len(data)) + data  # flags 0, (i32.const 0) end, bytes
+    target = b"\x00" if memory == 0 else b"\x02" + _leb(memory)  # flags 0 (memory 0) or 2 and the index
+    segment = target + b"\x41\x00\x0b" + _leb(len(data)) + data  # (i32.const 0) end, bytes
     out, i, added = bytearray(module[:8]), 8, False
     while i < len(module):
         sid = module[i]

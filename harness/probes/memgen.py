@@ -119,6 +119,8 @@ _KINDS = ("i32", "i64", "f32", "f32", "f64", "f64", "v128", "v128", "store", "bu
 _S = {"kind": st.sampled_from(_KINDS), "pages": st.sampled_from(PAGES), "grow": st.sampled_from(GROWS),
       "bulk": st.sampled_from(mm.BULK), "store": st.sampled_from(sorted(mm.STORES)),
       "atomic": st.sampled_from(sorted(mm.ATOMICS)), "cas": st.sampled_from(("cas-hit", "cas-miss")),
+      # a first memory before the probed one (multi-memory): smaller, larger or equal (0: none)
+      "decoy": st.sampled_from((0, 0, 0, 0, 0, 0, 1, 2, 16, 200)),
       "length": st.one_of(st.sampled_from((0, 1, 7, 8, 16, 33)), st.integers(0, 0x200), st.sampled_from((mm.PAGE, 1 << 31, mm.M32))),
       "init_source": st.one_of(st.integers(0, len(mm.DATA)), st.sampled_from((len(mm.DATA) + 1, mm.M32))),
       "reinit": st.sampled_from(("id", "reinit")), "sink": st.sampled_from(("return", "store")),
@@ -150,7 +152,7 @@ def _first_operands() -> st.SearchStrategy:
 
 
 @st.composite
-def accesses(draw, atomics: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
+def accesses(draw, atomics: bool = True, multi_memory: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
     """(access, i32 arguments). The instruction's kind first (each value type's loads, stores,
     bulk memory; see _KINDS: the many integer opcodes do not crowd out the few float ones),
     then its opcode, consumer and operands; the address is, half the time, steered to
@@ -190,6 +192,8 @@ def accesses(draw, atomics: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
         fields["lane"] = draw(_S[f"lane:{mm.width_of(op)}"])
     if op not in mm.BULK and op not in mm.ATOMICS:
         fields["align"] = draw(_S[f"align:{mm.width_of(op).bit_length() - 1}"])
+    if multi_memory and kind != "atomic":
+        fields["decoy"] = draw(_S["decoy"])
     acc = mm.Access(op, mm.Const(0), 0, pages, value=value, grow=grow, **fields)
     if draw(st.booleans()):  # steered to the end of memory
         expr, offset = draw(_S["end_expr"]), draw(_S["end_offset"])
@@ -212,6 +216,8 @@ CVE_2023_26489 = (mm.Access("i32.load", mm.Shl(mm.Param(0), 3), 0, 1), (0x200002
 # Whether a row runs atomics at all (a shared memory and the threads proposal): an aligned
 # in-bounds read-modify-write the model answers; a row that cannot is not drawn atomics.
 ATOMIC_CHECK = (mm.Access("i32.atomic.rmw.add", mm.Param(0), 0, 1, value=5), (8, 0, 0))
+# Whether a row runs a module with two memories (multi-memory): an in-bounds load from the second.
+MULTI_MEMORY_CHECK = (mm.Access("i64.load", mm.Param(0), 0, 1, decoy=2), (8, 0, 0))
 
 
 # Regression replays: a published advisory's exact shape, name -> (advisory, access, args).
@@ -290,6 +296,8 @@ def coverage(acc: mm.Access) -> list[str]:
         out.append("data.drop")
     if acc.is_atomic and acc.consumer != "id":
         out.append(acc.consumer)
+    if acc.decoy:
+        out.append("multi-memory")
     if acc.grow:
         out.append("memory.grow")
     out.append(f"pages:{'1-3' if acc.pages <= 3 else '16' if acc.pages <= 16 else '100+'}")
@@ -344,33 +352,40 @@ def _widen(rtype: str, r: str) -> str:
             "f64": f"(i64.reinterpret_f64 {r})"}[rtype] + " (i64.const 0)"
 
 
-def _sink(rtype: str, r: str) -> str:
-    """A result stored as its own type at address 0 and read back as the two i64 results."""
+def _sink(rtype: str, r: str, m: str = "") -> str:
+    """A result stored as its own type at address 0 (of the probed memory `m`) and read back as
+    the two i64 results."""
     if rtype == "v128":
-        return f"(v128.store align=1 (i32.const 0) {r}) (i64.load (i32.const 0)) (i64.load (i32.const 8))"
-    back = "(i64.load (i32.const 0))" if mm.TYPE_BITS[rtype] == 64 else "(i64.extend_i32_u (i32.load (i32.const 0)))"
-    return f"({rtype}.store align=1 (i32.const 0) {r}) {back} (i64.const 0)"
+        return f"(v128.store{m} align=1 (i32.const 0) {r}) (i64.load{m} (i32.const 0)) (i64.load{m} (i32.const 8))"
+    back = f"(i64.load{m} (i32.const 0))" if mm.TYPE_BITS[rtype] == 64 else f"(i64.extend_i32_u (i32.load{m} (i32.const 0)))"
+    return f"({rtype}.store{m} align=1 (i32.const 0) {r}) {back} (i64.const 0)"
+
+
+def _mem(acc: mm.Access) -> str:
+    """The probed memory's name where another memory comes before it (multi-memory), else ""."""
+    return " $m" if acc.decoy else ""
 
 
 def _memarg(acc: mm.Access) -> str:
     align = f" align={1 << acc.align}" if acc.align is not None else ""
     lane = f" {acc.lane}" if acc.op.endswith("_lane") else ""
-    return f"offset={acc.offset}{align}{lane}"
+    return f"{_mem(acc).strip()} offset={acc.offset}{align}{lane}".lstrip()
 
 
 def access_wat(acc: mm.Access) -> str:
     """The access as one WAT instruction sequence (what a finding names as its input)."""
-    grow = f"(drop (memory.grow (i32.const {acc.grow}))) " if acc.grow else ""
+    m = _mem(acc)
+    grow = f"(drop (memory.grow{m} (i32.const {acc.grow}))) " if acc.grow else ""
     addr = _wat_expr(acc.expr)
     zeros = "(i64.const 0) (i64.const 0)"
     if acc.op == "memory.fill":
-        return f"{grow}(memory.fill {addr} (i32.const {acc.value & 0xFF}) (i32.const {acc.length & mm.M32})) {zeros}"
+        return f"{grow}(memory.fill{m} {addr} (i32.const {acc.value & 0xFF}) (i32.const {acc.length & mm.M32})) {zeros}"
     if acc.op == "memory.copy":
-        return f"{grow}(memory.copy {addr} {_wat_expr(acc.source)} (i32.const {acc.length & mm.M32})) {zeros}"
+        return f"{grow}(memory.copy{m}{m} {addr} {_wat_expr(acc.source)} (i32.const {acc.length & mm.M32})) {zeros}"
     if acc.op == "memory.init":
         again = (acc.source, acc.length) if acc.consumer == "reinit" else (0, 0)
-        return (f"{grow}(memory.init $d {addr} (i32.const {acc.source & mm.M32}) (i32.const {acc.length & mm.M32})) (data.drop $d) "
-                f"(memory.init $d {addr} (i32.const {again[0] & mm.M32}) (i32.const {again[1] & mm.M32})) {zeros}")
+        return (f"{grow}(memory.init{m} $d {addr} (i32.const {acc.source & mm.M32}) (i32.const {acc.length & mm.M32})) (data.drop $d) "
+                f"(memory.init{m} $d {addr} (i32.const {again[0] & mm.M32}) (i32.const {again[1] & mm.M32})) {zeros}")
     if acc.is_atomic:
         _, t, kind = mm.ATOMICS[acc.op]
         op = f"({acc.op} {_memarg(acc)} {addr}"
@@ -389,7 +404,7 @@ def access_wat(acc: mm.Access) -> str:
     y = _FROM_V[acc.vtype] if acc.operand and acc.operand[0] == "param" else _const(acc.vtype, acc.operand_bits())
     x, y = (y, load) if acc.swap and c.arity == 2 else (load, y)
     body = c.wat.replace("C", "(local.get $p2)").replace("X", "\x00").replace("Y", y).replace("\x00", x)
-    return grow + (_sink(c.result, body) if acc.sink == "store" else _widen(c.result, body))
+    return grow + (_sink(c.result, body, m) if acc.sink == "store" else _widen(c.result, body))
 
 
 def probe_func(acc: mm.Access) -> str:
@@ -413,7 +428,11 @@ def memory_decl(acc: mm.Access) -> str:
 
 
 def render(acc: mm.Access) -> str:
-    return f'(module (memory (export "memory") {memory_decl(acc)})\n  {probe_func(acc)}{data_segment(acc)})\n'
+    """The probe module; with a decoy, a memory of other size and zero contents comes first, so
+    the probed memory (still exported as "memory") has index 1 (multi-memory)."""
+    decoy = f"(memory $decoy {acc.decoy}) " if acc.decoy else ""
+    name = "$m " if acc.decoy else ""
+    return f'(module {decoy}(memory {name}(export "memory") {memory_decl(acc)})\n  {probe_func(acc)}{data_segment(acc)})\n'
 
 
 def build(acc: mm.Access) -> str:

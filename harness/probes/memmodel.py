@@ -488,6 +488,7 @@ class Access:
     length: int = 0
     source: object = None
     sink: str = "return"  # where a load's consumed result goes: "return" (as bits), or "store" (to address 0, then reloaded)
+    decoy: int = 0  # pages of another memory declared first, so the probed one is memory 1 (multi-memory); 0: none
 
     @property
     def is_store(self) -> bool:
