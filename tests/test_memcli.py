@@ -31,6 +31,12 @@ CASES = [  # (access, args, the outcome a correct engine gets)
     (mm.Access("memory.copy", mm.Param(0), 0, 1, length=9, source=mm.Param(1), decoy=16), (0xFFF0, 0x10, 0), "denied"),
     (mm.Access("i64.atomic.rmw32.cmpxchg_u", mm.Param(0), 4, 1, "cas-hit", value=5, operand=("const", 0xDEADBEEF)), (8, 0, 0), "denied"),
     (mm.Access("i32.atomic.rmw16.xor_u", mm.Param(0), 0, 1, value=5), (0xFFFF, 0, 0), "trapped"),
+    # memory64: u64 offsets and high address bits; in bounds only where both are small
+    (mm.Access("i64.load", mm.Param(0), 8, 1, addr64=0), (0xFFF0, 0, 0), "denied"),
+    (mm.Access("i32.load8_u", mm.Param(0), 1 << 32, 1, addr64=0), (0, 0, 0), "trapped"),
+    (mm.Access("f32.store", mm.Param(0), mm.M64 - 1, 1, addr64=0xFFFFFFFF), (8, 0, 0), "trapped"),
+    (mm.Access("v128.load32_splat", mm.Param(0), 4, 1, "i32x4.add", operand=("param",), sink="store", addr64=0, grow=1),
+     (0x1FFF8, 0, 0), "denied"),
 ]
 
 

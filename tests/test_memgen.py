@@ -107,6 +107,9 @@ def test_render_assembles_for_every_kind():
         wasmtime.wat2wasm(memgen.render(acc))
     for op, source in (("memory.fill", None), ("memory.copy", mm.Param(1)), ("memory.init", 3)):
         wasmtime.wat2wasm(memgen.render(mm.Access(op, at, 0, 2, grow=1, length=9, source=source, decoy=1)))
+    for op in list(mm.LOADS)[-4:] + list(mm.STORES)[-3:] + list(mm.SIMD_LOADS)[-3:]:  # i64-indexed (memory64)
+        acc = mm.Access(op, at, mm.M64, 1, grow=1, addr64=0xFFFFFFFF, sink="store", lane=1 if op.endswith("_lane") else 0)
+        wasmtime.wat2wasm(memgen.render(acc))
     for op in mm.ATOMICS:
         for consumer in ("cas-hit", "cas-miss") if op.split(".")[-1].startswith("cmpxchg") else ("id",):
             wasmtime.wat2wasm(memgen.render(mm.Access(op, at, 8, 1, consumer, grow=1, value=mm.M64, operand=("const", mm.M64))))

@@ -42,6 +42,7 @@ class Call:
     data: bytes = b""
     features: tuple[str, ...] = ()  # proposals the module needs beyond the row's configuration ("threads")
     memory: int = 0  # the memory index `digest` and `data` are about (1 where another memory comes first)
+    memory64: bool = False  # that memory is i64-indexed
 
     @property
     def exports(self) -> list[str]:
@@ -60,16 +61,17 @@ def wrap(call: Call) -> str:
         keep = " drop" * (call.results - 1 - r) + " local.set $k" + " drop" * r
         funcs.append(f'\n  (func (export "wc_r{r}") (result i64) (local $k i64) {invoke}{keep} local.get $k)')
     if call.digest:
+        it = "i64" if call.memory64 else "i32"  # the memory's index type
         funcs.append(f"""
-  (func (export "wc_mem") (result i64) (local $h i64) (local $p i32) (local $n i32)
+  (func (export "wc_mem") (result i64) (local $h i64) (local $p {it}) (local $n {it})
     {invoke}{" drop" * call.results}
     i64.const {FNV_OFFSET} local.set $h
-    memory.size {call.memory} i32.const 16 i32.shl local.set $n
+    memory.size {call.memory} {it}.const 16 {it}.shl local.set $n
     block $done
       loop $words
-        local.get $p local.get $n i32.ge_u br_if $done
+        local.get $p local.get $n {it}.ge_u br_if $done
         local.get $p i64.load {call.memory} local.get $h i64.xor i64.const {FNV_PRIME} i64.mul local.set $h
-        local.get $p i32.const 8 i32.add local.set $p
+        local.get $p {it}.const 8 {it}.add local.set $p
         br $words
       end
     end
@@ -98,7 +100,7 @@ def build(call: Call, workdir: Path) -> Path:
     text = wrap(call)
     wasm = wasmtime.wat2wasm(text)
     if call.data:
-        wasm = with_data(wasm, call.data, call.memory)
+        wasm = with_data(wasm, call.data, call.memory, call.memory64)
     out = Path(workdir) / f"{hashlib.sha256(wasm).hexdigest()[:24]}.wasm"
     out.write_bytes(wasm)
     return out
@@ -173,12 +175,12 @@ def _read_leb(buf: bytes, i: int) -> tuple[int, int]:
             return n, i
 
 
-def with_data(module: bytes, data: bytes, memory: int = 0) -> bytes:
+def with_data(module: bytes, data: bytes, memory: int = 0, memory64: bool = False) -> bytes:
     """The module with one more data segment, active at address 0 of `memory`, holding `data`:
     appended to its data section (after any passive segment, whose index stays) and counted
     in its data count section, or as a new data section after the code."""
     target = b"\x00" if memory == 0 else b"\x02" + _leb(memory)  # flags 0 (memory 0) or 2 and the index
-    segment = target + b"\x41\x00\x0b" + _leb(len(data)) + data  # (i32.const 0) end, bytes
+    segment = target + (b"\x42" if memory64 else b"\x41") + b"\x00\x0b" + _leb(len(data)) + data  # (i32/i64.const 0) end, bytes
     out, i, added = bytearray(module[:8]), 8, False
     while i < len(module):
         sid = module[i]

@@ -25,8 +25,8 @@ def call(acc: mm.Access, args, nonce: bytes) -> calls.Call:
     """The probe as a call: its i32 arguments and the i64 value, two results, memory's digest,
     linear memory filled with the nonce pattern."""
     return calls.Call(memgen.render(acc), ("i32",) * len(args) + ("i64",), (*args, acc.value & mm.M64), 2,
-                      digest=True, data=fill(nonce, acc.initial_size), features=("threads",) if acc.is_atomic else (),
-                      memory=1 if acc.decoy else 0)
+                      digest=True, data=fill(nonce, acc.initial_size), features=memgen.features(acc),
+                      memory=1 if acc.decoy else 0, memory64=acc.addr64 is not None)
 
 
 def request(engine, acc: mm.Access, args, nonce: bytes, workdir: Path) -> dict:

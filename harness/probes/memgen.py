@@ -121,6 +121,10 @@ _S = {"kind": st.sampled_from(_KINDS), "pages": st.sampled_from(PAGES), "grow": 
       "atomic": st.sampled_from(sorted(mm.ATOMICS)), "cas": st.sampled_from(("cas-hit", "cas-miss")),
       # a first memory before the probed one (multi-memory): smaller, larger or equal (0: none)
       "decoy": st.sampled_from((0, 0, 0, 0, 0, 0, 1, 2, 16, 200)),
+      # memory64: the i64 address's high bits (None: an i32 memory), and u64 offsets past 2^32 and near 2^64
+      "addr64": st.sampled_from((None, None, None, None, None, None, 0, 0, 1, 0xFFFFFFFF)),
+      "offset64": st.one_of(st.sampled_from(OFFSETS), st.sampled_from((1 << 32, (1 << 32) + 8, 1 << 48, 1 << 63, mm.M64 - 15, mm.M64)),
+                            st.integers(0, mm.M64)),
       "length": st.one_of(st.sampled_from((0, 1, 7, 8, 16, 33)), st.integers(0, 0x200), st.sampled_from((mm.PAGE, 1 << 31, mm.M32))),
       "init_source": st.one_of(st.integers(0, len(mm.DATA)), st.sampled_from((len(mm.DATA) + 1, mm.M32))),
       "reinit": st.sampled_from(("id", "reinit")), "sink": st.sampled_from(("return", "store")),
@@ -152,7 +156,7 @@ def _first_operands() -> st.SearchStrategy:
 
 
 @st.composite
-def accesses(draw, atomics: bool = True, multi_memory: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
+def accesses(draw, atomics: bool = True, multi_memory: bool = True, memory64: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
     """(access, i32 arguments). The instruction's kind first (each value type's loads, stores,
     bulk memory; see _KINDS: the many integer opcodes do not crowd out the few float ones),
     then its opcode, consumer and operands; the address is, half the time, steered to
@@ -194,6 +198,8 @@ def accesses(draw, atomics: bool = True, multi_memory: bool = True) -> tuple[mm.
         fields["align"] = draw(_S[f"align:{mm.width_of(op).bit_length() - 1}"])
     if multi_memory and kind != "atomic":
         fields["decoy"] = draw(_S["decoy"])
+    if memory64 and kind not in ("atomic", "bulk") and not fields.get("decoy"):
+        fields["addr64"] = draw(_S["addr64"])
     acc = mm.Access(op, mm.Const(0), 0, pages, value=value, grow=grow, **fields)
     if draw(st.booleans()):  # steered to the end of memory
         expr, offset = draw(_S["end_expr"]), draw(_S["end_offset"])
@@ -203,7 +209,7 @@ def accesses(draw, atomics: bool = True, multi_memory: bool = True) -> tuple[mm.
         args = (first, other, draw(operands()))
     else:
         expr = draw(_folding_exprs())
-        offset = draw(_S["offset"])
+        offset = draw(_S["offset64"] if fields.get("addr64") is not None else _S["offset"])
         first = draw(_first_operands())  # the shifted parameter: the folding inputs first
         args = (first, *(draw(operands()) for _ in range(N_PARAMS - 1)))
     if op in mm.BULK:
@@ -218,6 +224,8 @@ CVE_2023_26489 = (mm.Access("i32.load", mm.Shl(mm.Param(0), 3), 0, 1), (0x200002
 ATOMIC_CHECK = (mm.Access("i32.atomic.rmw.add", mm.Param(0), 0, 1, value=5), (8, 0, 0))
 # Whether a row runs a module with two memories (multi-memory): an in-bounds load from the second.
 MULTI_MEMORY_CHECK = (mm.Access("i64.load", mm.Param(0), 0, 1, decoy=2), (8, 0, 0))
+# Whether a row runs an i64-indexed memory (memory64): an in-bounds load.
+MEMORY64_CHECK = (mm.Access("i64.load", mm.Param(0), 0, 1, addr64=0), (8, 0, 0))
 
 
 # Regression replays: a published advisory's exact shape, name -> (advisory, access, args).
@@ -298,6 +306,8 @@ def coverage(acc: mm.Access) -> list[str]:
         out.append(acc.consumer)
     if acc.decoy:
         out.append("multi-memory")
+    if acc.addr64 is not None:
+        out.append("memory64" + ("" if acc.offset <= mm.M32 else ":offset>2^32"))
     if acc.grow:
         out.append("memory.grow")
     out.append(f"pages:{'1-3' if acc.pages <= 3 else '16' if acc.pages <= 16 else '100+'}")
@@ -352,13 +362,14 @@ def _widen(rtype: str, r: str) -> str:
             "f64": f"(i64.reinterpret_f64 {r})"}[rtype] + " (i64.const 0)"
 
 
-def _sink(rtype: str, r: str, m: str = "") -> str:
-    """A result stored as its own type at address 0 (of the probed memory `m`) and read back as
-    the two i64 results."""
+def _sink(rtype: str, r: str, m: str = "", it: str = "i32") -> str:
+    """A result stored as its own type at address 0 (of the probed memory `m`, indexed by `it`)
+    and read back as the two i64 results."""
+    z, z8 = f"({it}.const 0)", f"({it}.const 8)"
     if rtype == "v128":
-        return f"(v128.store{m} align=1 (i32.const 0) {r}) (i64.load{m} (i32.const 0)) (i64.load{m} (i32.const 8))"
-    back = f"(i64.load{m} (i32.const 0))" if mm.TYPE_BITS[rtype] == 64 else f"(i64.extend_i32_u (i32.load{m} (i32.const 0)))"
-    return f"({rtype}.store{m} align=1 (i32.const 0) {r}) {back} (i64.const 0)"
+        return f"(v128.store{m} align=1 {z} {r}) (i64.load{m} {z}) (i64.load{m} {z8})"
+    back = f"(i64.load{m} {z})" if mm.TYPE_BITS[rtype] == 64 else f"(i64.extend_i32_u (i32.load{m} {z}))"
+    return f"({rtype}.store{m} align=1 {z} {r}) {back} (i64.const 0)"
 
 
 def _mem(acc: mm.Access) -> str:
@@ -374,9 +385,9 @@ def _memarg(acc: mm.Access) -> str:
 
 def access_wat(acc: mm.Access) -> str:
     """The access as one WAT instruction sequence (what a finding names as its input)."""
-    m = _mem(acc)
-    grow = f"(drop (memory.grow{m} (i32.const {acc.grow}))) " if acc.grow else ""
-    addr = _wat_expr(acc.expr)
+    m, it = _mem(acc), "i64" if acc.addr64 is not None else "i32"
+    grow = f"(drop (memory.grow{m} ({it}.const {acc.grow}))) " if acc.grow else ""
+    addr = _address(acc)
     zeros = "(i64.const 0) (i64.const 0)"
     if acc.op == "memory.fill":
         return f"{grow}(memory.fill{m} {addr} (i32.const {acc.value & 0xFF}) (i32.const {acc.length & mm.M32})) {zeros}"
@@ -404,7 +415,7 @@ def access_wat(acc: mm.Access) -> str:
     y = _FROM_V[acc.vtype] if acc.operand and acc.operand[0] == "param" else _const(acc.vtype, acc.operand_bits())
     x, y = (y, load) if acc.swap and c.arity == 2 else (load, y)
     body = c.wat.replace("C", "(local.get $p2)").replace("X", "\x00").replace("Y", y).replace("\x00", x)
-    return grow + (_sink(c.result, body, m) if acc.sink == "store" else _widen(c.result, body))
+    return grow + (_sink(c.result, body, m, it) if acc.sink == "store" else _widen(c.result, body))
 
 
 def probe_func(acc: mm.Access) -> str:
@@ -422,9 +433,26 @@ def data_segment(acc: mm.Access) -> str:
     return '\n  (data $d "' + "".join(f"\\{b:02x}" for b in mm.DATA) + '")'
 
 
+def features(acc: mm.Access) -> tuple[str, ...]:
+    """The proposals an access needs turned on beyond a configuration (wasmtime_py.FEATURE_KNOBS)."""
+    return ("threads",) * acc.is_atomic + ("memory64",) * (acc.addr64 is not None)
+
+
 def memory_decl(acc: mm.Access) -> str:
-    """The memory's limits: a shared memory (with the maximum it needs) for atomics."""
-    return f"{acc.pages} {acc.pages + acc.grow} shared" if acc.is_atomic else f"{acc.pages}"
+    """The memory's limits: a shared memory (with the maximum it needs) for atomics, i64-indexed
+    for memory64."""
+    if acc.is_atomic:
+        return f"{acc.pages} {acc.pages + acc.grow} shared"
+    return f"i64 {acc.pages}" if acc.addr64 is not None else f"{acc.pages}"
+
+
+def _address(acc: mm.Access) -> str:
+    """The access's address operand: the i32 expression, or under memory64 that expression
+    zero-extended with the high bits OR'ed in."""
+    addr = _wat_expr(acc.expr)
+    if acc.addr64 is None:
+        return addr
+    return f"(i64.or (i64.extend_i32_u {addr}) (i64.const {(acc.addr64 & mm.M32) << 32}))"
 
 
 def render(acc: mm.Access) -> str:
@@ -442,7 +470,7 @@ def build(acc: mm.Access) -> str:
 
 def request(acc: mm.Access, args, nonce: bytes, secret: bytes, config: str, timeout_s: float = 10.0) -> dict:
     """A memprobe request; atomics run on a shared memory, which the engine must be told to allow."""
-    knobs = with_features(ENGINE_CONFIGS[config], ("threads",) if acc.is_atomic else ())
+    knobs = with_features(ENGINE_CONFIGS[config], features(acc))
     return {"op": "memprobe", "module": build(acc), "args": [*args, acc.value], "nonce": nonce.hex(),
             "secret": secret.hex(), "config": {"name": config, "knobs": knobs}, "timeout_s": timeout_s}
 

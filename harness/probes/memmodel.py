@@ -489,6 +489,7 @@ class Access:
     source: object = None
     sink: str = "return"  # where a load's consumed result goes: "return" (as bits), or "store" (to address 0, then reloaded)
     decoy: int = 0  # pages of another memory declared first, so the probed one is memory 1 (multi-memory); 0: none
+    addr64: int | None = None  # memory64: the probed memory is i64-indexed and this is the address's high 32 bits
 
     @property
     def is_store(self) -> bool:
@@ -526,7 +527,8 @@ class Access:
     def effective_address(self, args) -> int:
         if self.is_bulk:
             return address(self.expr, args)
-        return address(self.expr, args) + self.offset  # no wrap: a 33-bit value
+        base = address(self.expr, args) | ((self.addr64 & M32) << 32 if self.addr64 is not None else 0)
+        return base + self.offset  # no wrap: a 33-bit value (65-bit under memory64, whose offsets are u64)
 
     def in_bounds(self, args) -> bool:
         return self.effective_address(args) + self.width <= self.memory_size

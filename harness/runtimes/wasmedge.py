@@ -92,7 +92,7 @@ class WasmEdge(CliRuntime):
     run_mode = "interpreter"
 
     trap_pattern = TRAP_LINE
-    feature_options = {"threads": ("--enable-threads",)}  # `run` and `compile` both take it
+    feature_options = {"threads": ("--enable-threads",)}  # `run` and `compile` both take it (memory64: none in 0.14)
 
     def install_hint(self) -> str:
         return INSTALL_HINT

@@ -57,7 +57,7 @@ class Wasmer(CargoCliRuntime):
     def invoke_command(self, module: Path, export: str, arch: str, options: tuple[str, ...]) -> list[str] | None:
         return [self.program(arch), "run", f"--{self.mode}", *options, "--invoke", export, str(module)]
 
-    feature_options = {"threads": ("--enable-threads",)}
+    feature_options = {"threads": ("--enable-threads",), "memory64": ("--enable-memory64",)}
     wast_subcommand = "wast"
     wast_takes_options = False  # `wasmer wast` takes the compiler, not `run`'s options
 

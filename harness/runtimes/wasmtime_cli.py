@@ -147,7 +147,7 @@ class WasmtimeCli(CliRuntime):
         return arch_mod.support(arch).command(self.program(arch), "run", *options, "--invoke", export, str(module),
                                               dynamic=True)
 
-    feature_options = {"threads": ("-W", "threads=y,shared-memory=y")}
+    feature_options = {"threads": ("-W", "threads=y,shared-memory=y"), "memory64": ("-W", "memory64=y")}
     wast_subcommand = "wast"
 
     def wast_command(self, script: Path, options: tuple[str, ...], arch: str | None = None) -> list[str]:

@@ -43,7 +43,7 @@ _NO_AVX512 = {f: "false" for f in _AVX512}
 _NO_AVX = {**_NO_AVX512, "has_avx": "false", "has_avx2": "false", "has_fma": "false"}
 # WebAssembly proposals a probe may need beyond a configuration's knobs: feature -> the knobs
 # that turn it on (atomics need threads and shared memories).
-FEATURE_KNOBS = {"threads": {"wasm_threads": True, "shared_memory": True}}
+FEATURE_KNOBS = {"threads": {"wasm_threads": True, "shared_memory": True}, "memory64": {"wasm_memory64": True}}
 
 
 def with_features(knobs: list[dict], features) -> list[dict]:

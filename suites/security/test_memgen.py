@@ -61,14 +61,16 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
     # atomics and a second memory are drawn only where this row runs them (asked once, here)
     not_drawn = {}
     for family, case, what in (("atomic", memgen.ATOMIC_CHECK, "an in-bounds i32.atomic.rmw.add on a shared memory"),
-                               ("multi-memory", memgen.MULTI_MEMORY_CHECK, "an in-bounds i64.load from a second memory")):
+                               ("multi-memory", memgen.MULTI_MEMORY_CHECK, "an in-bounds i64.load from a second memory"),
+                               ("memory64", memgen.MEMORY64_CHECK, "an in-bounds i64.load from an i64-indexed memory")):
         check = memgen.judge(*case, probe(*case, nonce, secret), nonce, secret)
         if check.outcome != "denied":
             not_drawn[family] = f"{what}: {check.outcome}: {check.reason}"[:300]
-    atomics, multi_memory = "atomic" not in not_drawn, "multi-memory" not in not_drawn
+    drawn = dict(atomics="atomic" not in not_drawn, multi_memory="multi-memory" not in not_drawn, memory64="memory64" not in not_drawn)
     tally, covered, found = runner.Tally(), Counter(), {}
     counted = budget.Counted(fuzz_slot)
-    saved = [c for c in memgen.saved_findings() if (atomics or not c[0].is_atomic) and (multi_memory or not c[0].decoy)]
+    saved = [c for c in memgen.saved_findings() if (drawn["atomics"] or not c[0].is_atomic) and
+             (drawn["multi_memory"] or not c[0].decoy) and (drawn["memory64"] or c[0].addr64 is None)]
     explicit = 1 + len(saved)  # the issue's named case and earlier runs' findings, run first
     started = time.perf_counter()
 
@@ -84,7 +86,7 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {config}: {v.reason} ({memgen.describe(acc, args)})"
 
     def make():
-        test = given(memgen.accesses(atomics=atomics, multi_memory=multi_memory))(once)
+        test = given(memgen.accesses(**drawn))(once)
         for case in reversed([memgen.CVE_2023_26489, *saved]):
             test = example(case)(test)
         test._hypothesis_internal_add_digest = f"memgen/{runtime}/{config}".encode()
@@ -94,7 +96,7 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
     try:
         budget.run_hypothesis(make, EXAMPLES.get(scale, settings().max_examples), fuzz_slot, counted)
         if tally.escape:  # a finding under a row that may have them: the smallest input that shows the worst one
-            smallest = _smallest_finding(probe, nonce, secret, tally.worst, runtime, config, atomics, multi_memory)
+            smallest = _smallest_finding(probe, nonce, secret, tally.worst, runtime, config, drawn)
             if smallest is None and "generated" in found:  # too rare to find again quickly: keep it as drawn
                 _, acc, args, v = found["generated"]
                 smallest, as_drawn = (v.reason, memgen.describe(acc, args), memgen.keep_finding(acc, args, runtime, config, v)), True
@@ -134,7 +136,7 @@ def _prober(rt, runtime, config, avail, workdir):
 
 
 def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: str,
-                      atomics: bool = True, multi_memory: bool = True) -> tuple[str, str, object] | None:
+                      drawn: dict | None = None) -> tuple[str, str, object] | None:
     """(reason, input) of a shrunk finding with this outcome (Hypothesis' find; the record's
     reason must be of its outcome), or None if none turns up quickly."""
     from hypothesis import find
@@ -145,7 +147,7 @@ def _smallest_finding(probe, nonce, secret, outcome: str, runtime: str, config: 
         return memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret).outcome == outcome
 
     try:
-        acc, args = find(memgen.accesses(atomics=atomics, multi_memory=multi_memory), shows, settings=settings(max_examples=300, database=None, deadline=None))
+        acc, args = find(memgen.accesses(**(drawn or {})), shows, settings=settings(max_examples=300, database=None, deadline=None))
     except NoSuchExample:
         return None
     v = memgen.judge(acc, args, probe(acc, args, nonce, secret), nonce, secret)
