@@ -295,3 +295,25 @@ def test_findings_are_kept_and_replayed(tmp_path):
     (tmp_path / "memgen-broken").mkdir()
     (tmp_path / "memgen-broken" / "case.json").write_text("{}")
     assert len(memgen.saved_findings(tmp_path)) == 2
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(memgen.accesses(atomics=False, multi_memory=False, memory64=False, simd=False))
+def test_a_row_without_a_family_is_never_drawn_it(case):
+    """Switched off (a row that cannot run them): no v128 anywhere, no atomics, one i32 memory."""
+    acc, _ = case
+    text = memgen.render(acc)
+    assert "v128" not in text and "atomic" not in text and "$decoy" not in text and " i64 " not in text.split("\n")[0]
+    assert memgen.could_draw(acc, memgen.drawn({f: "no" for f in memgen.FEATURE_CHECKS}))
+
+
+def test_families_a_row_does_not_run_are_named_with_its_answer():
+    def probe(acc, args):  # an engine that compiles no SIMD and no shared memory
+        text = memgen.render(acc)
+        if "v128" in text or "shared" in text:
+            return {"error": "Unable to compile: unsupported feature"}
+        return _reply(results=list(mm.expect(acc, args, fill(NONCE, acc.initial_size)).results))
+
+    missing = memgen.families_not_run(probe, NONCE, SECRET)
+    assert set(missing) == {"simd", "atomic"} and "unsupported feature" in missing["simd"]
+    assert memgen.drawn(missing) == {"atomics": False, "multi_memory": True, "memory64": True, "simd": False}

@@ -31,6 +31,8 @@ def test_judge_words():
     assert tg.judge(case, {"error": "out of memory (failed to allocate 2251799813685240 bytes)"}).outcome == "denied"
     wasmi = "failed to instantiate table: tried to allocate more virtual memory than available"  # wasmi 2.0's refusal
     assert tg.judge(case, {"error": wasmi}).outcome == "denied"
+    wasmer = "Unable to instantiate the WebAssembly module | ╰─▶ 1: Insufficient resources: Table maximum (4294967294) is larger"
+    assert tg.judge(case, {"error": wasmer}).outcome == "denied"  # Wasmer 7.4's refusal, its cause on the second line
 
 
 def test_every_shape_assembles():

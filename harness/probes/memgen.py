@@ -156,14 +156,16 @@ def _first_operands() -> st.SearchStrategy:
 
 
 @st.composite
-def accesses(draw, atomics: bool = True, multi_memory: bool = True, memory64: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
+def accesses(draw, atomics: bool = True, multi_memory: bool = True, memory64: bool = True,
+             simd: bool = True) -> tuple[mm.Access, tuple[int, ...]]:
     """(access, i32 arguments). The instruction's kind first (each value type's loads, stores,
     bulk memory; see _KINDS: the many integer opcodes do not crowd out the few float ones),
     then its opcode, consumer and operands; the address is, half the time, steered to
     within 16 bytes of the end of memory, mostly still in bounds (where an access that reads
     more than its width shows), else the folding shapes (shl/mul of a parameter, optionally plus something) or
     any nested expression."""
-    kind = draw(_S["kind"] if atomics else _S["kind"].filter(lambda k: k != "atomic"))
+    skip = ("atomic",) * (not atomics) + ("v128",) * (not simd)
+    kind = draw(_S["kind"].filter(lambda k: k not in skip) if skip else _S["kind"])
     pages, grow = draw(_S["pages"]), draw(_S["grow"])
     fields: dict = {}
     if kind == "atomic":  # natural alignment only (validation); misaligned addresses come from the operands
@@ -182,11 +184,12 @@ def accesses(draw, atomics: bool = True, multi_memory: bool = True, memory64: bo
             fields["consumer"] = draw(_S["reinit"])
         value = draw(_param_value(None))
     elif kind == "store":
-        op = draw(_S["store"])
+        op = draw(_S["store"] if simd else _S["store"].filter(lambda o: not o.startswith("v128")))
         value = draw(_param_value(mm.STORES[op][1]))
     else:
         op = draw(_S[f"op:{kind}"])
-        consumer = draw(_S[f"consumer:{kind}"])
+        consumer = draw(_S[f"consumer:{kind}"] if simd else
+                        _S[f"consumer:{kind}"].filter(lambda c: mm.CONSUMERS[kind][c].result != "v128"))
         fields.update(consumer=consumer)
         if mm.CONSUMERS[kind][consumer].arity == 2:
             fields.update(operand=draw(_edge_operand(kind)), swap=draw(st.booleans()))
@@ -219,13 +222,39 @@ def accesses(draw, atomics: bool = True, multi_memory: bool = True, memory64: bo
 
 # The issue's named case, always run first: i32.load (i32.shl x 3) with x*8 wrapping to 0x1000.
 CVE_2023_26489 = (mm.Access("i32.load", mm.Shl(mm.Param(0), 3), 0, 1), (0x20000200, 0, 0))
-# Whether a row runs atomics at all (a shared memory and the threads proposal): an aligned
-# in-bounds read-modify-write the model answers; a row that cannot is not drawn atomics.
-ATOMIC_CHECK = (mm.Access("i32.atomic.rmw.add", mm.Param(0), 0, 1, value=5), (8, 0, 0))
-# Whether a row runs a module with two memories (multi-memory): an in-bounds load from the second.
-MULTI_MEMORY_CHECK = (mm.Access("i64.load", mm.Param(0), 0, 1, decoy=2), (8, 0, 0))
-# Whether a row runs an i64-indexed memory (memory64): an in-bounds load.
-MEMORY64_CHECK = (mm.Access("i64.load", mm.Param(0), 0, 1, addr64=0), (8, 0, 0))
+# Families a row may not run at all: family -> (an in-bounds access the model answers, what it
+# is, the accesses() switch). Each row is asked once; a family it cannot run is not drawn there.
+FEATURE_CHECKS = {
+    "atomic": ((mm.Access("i32.atomic.rmw.add", mm.Param(0), 0, 1, value=5), (8, 0, 0)),
+               "an in-bounds i32.atomic.rmw.add on a shared memory", "atomics"),
+    "multi-memory": ((mm.Access("i64.load", mm.Param(0), 0, 1, decoy=2), (8, 0, 0)),
+                     "an in-bounds i64.load from a second memory", "multi_memory"),
+    "memory64": ((mm.Access("i64.load", mm.Param(0), 0, 1, addr64=0), (8, 0, 0)),
+                 "an in-bounds i64.load from an i64-indexed memory", "memory64"),
+    "simd": ((mm.Access("v128.load", mm.Param(0), 0, 1), (8, 0, 0)), "an in-bounds v128.load", "simd"),
+}
+
+
+def families_not_run(probe, nonce: bytes, secret: bytes) -> dict[str, str]:
+    """family -> why this row does not run it (its answer to the family's check); `probe(acc, args)`."""
+    out = {}
+    for family, (case, what, _) in FEATURE_CHECKS.items():
+        check = judge(*case, probe(*case), nonce, secret)
+        if check.outcome != "denied":
+            out[family] = f"{what}: {check.outcome}: {check.reason}"[:300]
+    return out
+
+
+def drawn(not_drawn: dict) -> dict[str, bool]:
+    """accesses() switches for a row, from families_not_run."""
+    return {switch: family not in not_drawn for family, (_, _, switch) in FEATURE_CHECKS.items()}
+
+
+def could_draw(acc: mm.Access, switches: dict[str, bool]) -> bool:
+    """Whether accesses(**switches) could have drawn this access (a saved finding replays only there)."""
+    uses = {"atomics": acc.is_atomic, "multi_memory": bool(acc.decoy), "memory64": acc.addr64 is not None,
+            "simd": "v128" in render(acc)}
+    return all(switches.get(k, True) or not used for k, used in uses.items())
 
 
 # Regression replays: a published advisory's exact shape, name -> (advisory, access, args).

@@ -289,6 +289,10 @@ def coverage(case: Case) -> list[str]:
     return [case.op, f"family:{case.op.split('.')[0]}", *(["const-operand"] if any(case.const[:OPS[case.op].arity]) else [])]
 
 
+# Whether a row runs SIMD at all: one lane-wise add the model answers.
+CHECK = Case("i8x16.add", bytes(range(16)), bytes(range(16, 32)), bytes(16), 0, (True, True, False))
+
+
 def call(case: Case) -> calls.Call:
     """The probe as a call for a command-line row (harness.probes.calls): the same module and
     arguments as the child host's request."""

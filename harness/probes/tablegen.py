@@ -68,11 +68,12 @@ def _edges(limit: int) -> st.SearchStrategy[int]:
 
 
 @st.composite
-def cases(draw, max_elements: int | None = None) -> Case:
+def cases(draw, max_elements: int | None = None, table64: bool = True) -> Case:
     """A table and one instruction on it. `max_elements`: no table declared or grown past that
     many elements (command-line rows, which have no store limit to set: an engine that
-    allocates what the guest asks would take the machine's memory, not just its own)."""
-    index = draw(st.sampled_from(("i32", "i64")))
+    allocates what the guest asks would take the machine's memory, not just its own).
+    `table64`: i64-indexed tables too (off on a row that cannot run them: TABLE64_CHECK)."""
+    index = draw(st.sampled_from(("i32", "i64") if table64 else ("i32",)))
     limit = M32 if index == "i32" else M64
     minimum = draw(st.one_of(st.integers(0, 8), _edges(limit)))
     if max_elements is not None and minimum > max_elements:
@@ -123,6 +124,10 @@ def build(case: Case) -> str:
 GROW_TABLE_ELEMENTS = 1 << 22
 
 
+# Whether a row runs i64-indexed tables at all (memory64's table64): a size query the model answers.
+TABLE64_CHECK = Case(Table("i64", "funcref", 1, None), "table.size")
+
+
 def within(case: Case, max_elements: int | None) -> bool:
     """Whether the case stays within a row's element cap (cases(max_elements=...))."""
     grown = case.table.minimum + (case.a if case.op == "table.grow" else 0)
@@ -132,7 +137,7 @@ def within(case: Case, max_elements: int | None) -> bool:
 def call(case: Case) -> calls.Call:
     """The probe as a call for a command-line row (harness.probes.calls): no arguments (the
     operands are constants in the module), two results."""
-    return calls.Call(render(case), (), (), 2)
+    return calls.Call(render(case), (), (), 2, features=("memory64",) if case.table.index == "i64" else ())
 
 
 def request(case: Case, config: str, timeout_s: float = 10.0) -> dict:
@@ -151,7 +156,7 @@ class Verdict:
     reason: str
 
 
-_REFUSALS = ("out of memory", "overflow", "failed to allocate", "tried to allocate", "exceeds", "limit", "too large", "maximum", "does not fit")
+_REFUSALS = ("out of memory", "overflow", "failed to allocate", "tried to allocate", "insufficient resources", "exceeds", "limit", "too large", "maximum", "does not fit")
 
 
 def judge(case: Case, reply: dict) -> Verdict:

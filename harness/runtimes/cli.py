@@ -196,4 +196,5 @@ def invoked(outcome: Outcome, trap_pattern: re.Pattern | None = None) -> Invoked
     if kind is not None:
         return Invoked(trap=kind)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return Invoked(error=outcome.error or (lines[0][:200] if lines else f"exit {outcome.exit_code}"))
+    # the first lines: an engine's cause often follows its headline ("Unable to instantiate ... ╰─▶ Insufficient resources")
+    return Invoked(error=outcome.error or (" | ".join(lines[:3])[:300] if lines else f"exit {outcome.exit_code}"))

@@ -58,19 +58,11 @@ def test_generated_memory(runtime, engine_config, evidence, scale, wasm_row, tmp
     if first.get("unsupported"):
         evidence.record("escape", None, "bool", outcome="not-tested", reason=first["unsupported"], **common)
         pytest.skip(f"{runtime} / {config}: {first['unsupported']}")
-    # atomics and a second memory are drawn only where this row runs them (asked once, here)
-    not_drawn = {}
-    for family, case, what in (("atomic", memgen.ATOMIC_CHECK, "an in-bounds i32.atomic.rmw.add on a shared memory"),
-                               ("multi-memory", memgen.MULTI_MEMORY_CHECK, "an in-bounds i64.load from a second memory"),
-                               ("memory64", memgen.MEMORY64_CHECK, "an in-bounds i64.load from an i64-indexed memory")):
-        check = memgen.judge(*case, probe(*case, nonce, secret), nonce, secret)
-        if check.outcome != "denied":
-            not_drawn[family] = f"{what}: {check.outcome}: {check.reason}"[:300]
-    drawn = dict(atomics="atomic" not in not_drawn, multi_memory="multi-memory" not in not_drawn, memory64="memory64" not in not_drawn)
+    not_drawn = memgen.families_not_run(lambda acc, args: probe(acc, args, nonce, secret), nonce, secret)
+    drawn = memgen.drawn(not_drawn)
     tally, covered, found = runner.Tally(), Counter(), {}
     counted = budget.Counted(fuzz_slot)
-    saved = [c for c in memgen.saved_findings() if (drawn["atomics"] or not c[0].is_atomic) and
-             (drawn["multi_memory"] or not c[0].decoy) and (drawn["memory64"] or c[0].addr64 is None)]
+    saved = [c for c in memgen.saved_findings() if memgen.could_draw(c[0], drawn)]
     explicit = 1 + len(saved)  # the issue's named case and earlier runs' findings, run first
     started = time.perf_counter()
 

@@ -40,6 +40,9 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row, tmp
     cap = None if hasattr(probe, "host") else tablegen.GROW_TABLE_ELEMENTS  # no store limit on a command line
     if cap:
         common.update(table_elements_cap=cap)
+    check = tablegen.judge(tablegen.TABLE64_CHECK, probe(tablegen.TABLE64_CHECK))
+    table64 = check.outcome == "denied"  # i64-indexed tables are drawn only where this row runs them
+    not_drawn = {} if table64 else {"table64": f"table.size on an i64-indexed table: {check.outcome}: {check.reason}"[:300]}
     tally, covered, found = runner.Tally(), Counter(), []
     started = time.perf_counter()
 
@@ -53,8 +56,8 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row, tmp
             found.append(n - len(saved))
         assert not (v.finding and runtime in MUST_HOLD), f"{runtime} / {engine_config}: {v.reason}"
 
-    test = given(tablegen.cases(max_elements=cap))(once)
-    saved = [c for c in tablegen.saved_findings() if tablegen.within(c, cap)]  # earlier runs' findings, run first
+    test = given(tablegen.cases(max_elements=cap, table64=table64))(once)
+    saved = [c for c in tablegen.saved_findings() if tablegen.within(c, cap) and (table64 or c.table.index == "i32")]  # run first
     for case in reversed(saved):
         test = example(case)(test)
     test._hypothesis_internal_add_digest = f"tablegen/{runtime}/{engine_config}".encode()
@@ -62,7 +65,8 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row, tmp
     try:
         settings(settings(), max_examples=EXAMPLES.get(scale, 200))(test)()
         if tally.escape:  # a finding on a row where it does not fail the test: shrink it and keep the reproducer
-            case = findings.shrink(tablegen.cases(max_elements=cap), lambda c: tablegen.judge(c, probe(c)).finding == 1)
+            case = findings.shrink(tablegen.cases(max_elements=cap, table64=table64),
+                                   lambda c: tablegen.judge(c, probe(c)).finding == 1)
             if case is not None:
                 v = tablegen.judge(case, probe(case))
                 kept = (v.reason, tablegen.describe(case), str(tablegen.keep_finding(case, runtime, engine_config, v)))
@@ -70,7 +74,8 @@ def test_generated_tables(runtime, engine_config, evidence, scale, wasm_row, tmp
         details = tally.details()
         elapsed = time.perf_counter() - started
         details.update(coverage=memgen.coverage_details(covered), first_finding_example=found[0] if found else None,
-                       examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None, explicit_examples=len(saved))
+                       examples_per_s=round(details["examples"] / elapsed, 2) if elapsed else None, explicit_examples=len(saved),
+                       not_drawn=not_drawn)
         if kept:
             details.update(reason=kept[0], params=kept[1], reproducer=kept[2], shrunk=True)
         if tally.worst == "inconclusive":
