@@ -357,7 +357,9 @@ def test_page_shows_what_generated_probes_exercised(doc, tmp_path):
     d["records"].append({"suite": "security", "test": "t", "claim": "SAFETY-2", "workload": None, "form": "wasm",
                          "runtime": "wasmtime-py", "arch": "x86_64", "metric": "escape", "value": 0, "unit": "bool",
                          "outcome": "denied", "details": {"runtime_version": "51.0.0", "engine_config": "pooling",
-                         "coverage": {"families": {"load": 40, "simd": 12}, "opcodes": {"f64.copysign": 31, "align=1": 57}}}})
+                         "coverage": {"families": {"load": 40, "simd": 12}, "opcodes": {"f64.copysign": 31, "align=1": 57}},
+                         "not_drawn": {"atomic": "an in-bounds i32.atomic.rmw.add on a shared memory: inconclusive: does not fit"}}})
     page = write_report(d, tmp_path).read_text()
     assert "What the generated probes exercised" in page
     assert "wasmtime-py@51.0.0 [pooling]: load 40, simd 12; 2 distinct opcodes (most drawn: align=1 57, f64.copysign 31)" in page
+    assert "never drawn here: atomic (an in-bounds i32.atomic.rmw.add on a shared memory: inconclusive: does not fit)" in page
