@@ -1,6 +1,6 @@
 """Run a long, verbose build with its output in a log file and a short progress line on the
 terminal: the compile-step count (ninja's `[12/345]`, make's `[ 37%]`) at most every
-INTERVAL seconds, and a line at least every 30 s even when the build prints nothing new, so
+INTERVAL seconds, and a line at least every 20 s even when the build prints nothing new, so
 no step of the first `make report` is silent. On failure the log's last lines are shown.
 
     python scripts/with_progress.py LABEL LOGFILE -- command args...
@@ -18,7 +18,7 @@ import threading
 import time
 
 INTERVAL_S = 10.0
-HEARTBEAT_S = 30.0
+HEARTBEAT_S = 20.0  # under the 30 s a step may stay silent, with room for a slow tick
 TAIL = 30
 STEP = re.compile(rb"^\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")  # ninja
 PERCENT = re.compile(rb"^\s*\[\s*(\d+)%\]")  # make

@@ -16,7 +16,7 @@ from harness.runtimes.base import VersionUnavailable
 from harness.runtimes.cli import CliRuntime
 from harness.toolchain import cache_root
 
-PROGRESS_EVERY_S = 30.0
+PROGRESS_EVERY_S = 20.0  # under the 30 s a step may stay silent, with room for a slow tick
 
 
 def _version_key(version: str) -> tuple:
