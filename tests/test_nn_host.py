@@ -140,6 +140,9 @@ def test_tensor_and_output_errnos(arena):
     assert raw(a, "set_input", ctx, 0, tensor(a.dims, 2, 1, a.size - 32, 64)) == Errno.invalid_argument  # data
     huge = a.g.put(np.array([65536, 65536], np.uint32))
     assert raw(a, "set_input", ctx, 0, tensor(huge, 2, 1, a.data, 64)) == Errno.too_large
+    empty_but_huge = a.g.put(np.array([0, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF], np.uint32))  # NumPy cannot shape it
+    assert raw(a, "set_input", ctx, 0, tensor(empty_but_huge, 4, 1, a.data, 0)) == Errno.too_large
+    assert not a.host.unexpected
     assert raw(a, "set_input", ctx, 1, a.tensor) == Errno.invalid_argument  # input index
     assert raw(a, "set_input", ctx, 0, a.tensor) == Errno.success
     assert raw(a, "compute", ctx) == Errno.success

@@ -241,3 +241,16 @@ def test_an_invalid_buffer_whose_bytes_stay_inside_memory_is_a_spec_deviation():
     assert j.outcome == "spec-deviation" and j.escape == 0
     past = {"MEMSIZE": [0x10000], "RESULT": ["errno=0 n=600"]}
     assert "written to outside linear memory" in _judge_iovec((0xFDE8, 0xFFFFFFFF, 1), past)
+
+
+@pytest.mark.parametrize("name,choices", [("mem-store-shl-fold", (18, 2, 0)), ("mem-store-shl-fold", (16, 2, 0)),
+                                          ("mem-store-edges", (72, 0, 256))])
+def test_a_store_into_the_parameters_scratch_is_no_escape(name, choices):
+    """A store that lands on the prelude's parameters (address 64 + 4i) is in bounds; the
+    read-back address was taken before it, so it cannot turn into a trap (the default profile
+    drew (18, 2, 0): 18 << 2 = 72, the third parameter, read as an out-of-bounds access)."""
+    p = probe(name)
+    session = RUNTIMES["wasmtime-py"].open(build_guest(p, "wasm32-wasi"), Limits())
+    run = runner.run_wasm(p, "wasmtime-py", session, choices)
+    j = runner.judge(p, run, capabilities=CAPS, choices=choices)
+    assert j.outcome == "denied" and not j.escape, (j, run.outcome.describe(), run.outcome.stdout)

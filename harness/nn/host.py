@@ -212,8 +212,10 @@ class NNHost:
         if dtype is None:
             raise NNError(Errno.invalid_argument, f"tensor type {ttype} is not in ABI profile {self.profile.name}")
         need = math.prod(dims) * dtype.itemsize
-        if need > MAX_TENSOR_BYTES:
-            raise NNError(Errno.too_large, f"tensor of {need} bytes (limit {MAX_TENSOR_BYTES})")
+        # a zero dimension makes an empty tensor, but the others must still be shapes a host can
+        # hold (NumPy refuses [0, 2^32-1, 2^32-1, ...] as too big even though it holds nothing)
+        if max(need, math.prod(d for d in dims if d) * dtype.itemsize) > MAX_TENSOR_BYTES:
+            raise NNError(Errno.too_large, f"tensor of dimensions {dims[:8]} ({need} bytes; limit {MAX_TENSOR_BYTES})")
         if need != data_len:
             raise NNError(Errno.invalid_argument, f"tensor data is {data_len} bytes, dimensions {dims} need {need}")
         data = mem.read_array(data_ptr, data_len, dtype, "tensor data")
