@@ -26,3 +26,18 @@ def builtin():
 @pytest.fixture
 def data_workload():
     return lambda name: load_workload(DATA / name)
+
+
+def _invoke_specs() -> list[str]:
+    """Engine rows a correct-engine test can call here: wasmtime-py always, the wasmtime CLI
+    where it is installed (the tests pass with and without it)."""
+    from harness.runtimes import RUNTIMES
+    from harness.toolchain import host_arch
+
+    return ["wasmtime-py/default"] + (["wasmtime-cli/default"] if RUNTIMES["wasmtime-cli"].availability(host_arch()).available else [])
+
+
+@pytest.fixture(params=_invoke_specs())
+def engine_spec(request) -> str:
+    """One engine row x configuration (difffuzz.Engine's spec) that runs the module correctly."""
+    return request.param

@@ -18,9 +18,6 @@ from harness.probes import calls, memgen
 from harness.probes import memmodel as mm
 from harness.runtimes.wasmtime_child import fill
 
-digest = calls.digest  # what memgen.judge compares `memory_digest` with
-
-
 def call(acc: mm.Access, args, nonce: bytes) -> calls.Call:
     """The probe as a call: its i32 arguments and the i64 value, two results, memory's digest,
     linear memory filled with the nonce pattern."""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from harness.probes import findings, guests
+from harness.probes import calls, findings, guests
 from harness.probes import memmodel as mm
 from harness.runtimes.wasmtime_child import HOST_BUFFER, TENANT_GROW_PAGES, diffs, fill
 from harness.runtimes.wasmtime_py import CONFIGS, with_features
@@ -566,11 +566,9 @@ def _diffs_of(memory: bytes, writes: list) -> list:
 
 def _memory_is(reply: dict, expected: "_LazyAfter", expected_diffs: list) -> bool:
     """Whether memory after the access is what the spec says: the child host reports the
-    changed bytes, a command-line engine a digest of all of memory (harness.probes.memcli)."""
+    changed bytes, a command-line engine a digest of all of memory (harness.probes.calls)."""
     if "memory_digest" in reply:
-        from harness.probes.memcli import digest
-
-        return reply["memory_digest"] == digest(expected.bytes())
+        return reply["memory_digest"] == calls.digest(expected.bytes())
     return (reply.get("diffs") or []) == expected_diffs
 
 

@@ -134,17 +134,22 @@ def within(case: Case, max_elements: int | None) -> bool:
     return max_elements is None or grown <= max_elements
 
 
+def features(case: Case) -> tuple[str, ...]:
+    """The proposals a case needs turned on beyond a configuration: table64 comes with memory64."""
+    return ("memory64",) if case.table.index == "i64" else ()
+
+
 def call(case: Case) -> calls.Call:
     """The probe as a call for a command-line row (harness.probes.calls): no arguments (the
     operands are constants in the module), two results."""
-    return calls.Call(render(case), (), (), 2, features=("memory64",) if case.table.index == "i64" else ())
+    return calls.Call(render(case), (), (), 2, features=features(case))
 
 
 def request(case: Case, config: str, timeout_s: float = 10.0) -> dict:
-    """A `call` request with the memory64 proposal on (table64 needs it) in the row's knobs."""
-    from harness.runtimes.wasmtime_py import CONFIGS
+    """A `call` request with the proposals the case needs (features) in the row's knobs."""
+    from harness.runtimes.wasmtime_py import CONFIGS, with_features
 
-    knobs = [dict(k, wasm_memory64=True) for k in CONFIGS[config]] if case.table.index == "i64" else CONFIGS[config]
+    knobs = with_features(CONFIGS[config], features(case))
     req = {"op": "call", "module": build(case), "args": [], "timeout_s": timeout_s, "config": {"name": config, "knobs": knobs}}
     return req | ({"table_elements": GROW_TABLE_ELEMENTS} if case.op == "table.grow" else {})
 

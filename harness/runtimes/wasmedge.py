@@ -170,7 +170,8 @@ class WasmEdgeAot(WasmEdge):
     def invoke(self, module: Path, exports: list[str], options: tuple[str, ...] = (), timeout_s: float = 30.0,
                arch: str | None = None) -> list[Invoked]:
         """The compiled module run (see invokable), compiled with the proposals the run enables."""
-        compiled = self.invokable(module, arch, tuple(o for o in options if o in self.feature_options["threads"]))
+        enabling = {o for opts in self.feature_options.values() for o in opts}
+        compiled = self.invokable(module, arch, tuple(o for o in options if o in enabling))
         if not isinstance(compiled, Path):
             return [Invoked(error=compiled)] * len(exports)
         return super().invoke(compiled, exports, options, timeout_s, arch)

@@ -232,13 +232,17 @@ def trap_kind(trap) -> str:
 _SHARED = getattr(wasmtime, "SharedMemory", None)
 
 
+def _shared(mem) -> bool:
+    """A shared memory (atomics) belongs to no store: its methods take none."""
+    return _SHARED is not None and isinstance(mem, _SHARED)
+
+
 def _data_len(store, mem) -> int:
-    """Bytes of a memory: a shared memory (atomics) belongs to no store, so it is asked alone."""
-    return mem.data_len() if _SHARED is not None and isinstance(mem, _SHARED) else mem.data_len(store)
+    return mem.data_len() if _shared(mem) else mem.data_len(store)
 
 
 def _memory_base(store, mem) -> int:
-    ptr = mem.data_ptr() if _SHARED is not None and isinstance(mem, _SHARED) else mem.data_ptr(store)
+    ptr = mem.data_ptr() if _shared(mem) else mem.data_ptr(store)
     return ctypes.cast(ptr, ctypes.c_void_p).value
 
 
@@ -412,7 +416,7 @@ def _previous_tenant(eng, module, secret: bytes, timeout_s: float) -> dict:
     inst = wasmtime.Instance(store, module, [])
     mem = inst.exports(store)["memory"]
     try:
-        mem.grow(TENANT_GROW_PAGES) if _SHARED is not None and isinstance(mem, _SHARED) else mem.grow(store, TENANT_GROW_PAGES)
+        mem.grow(TENANT_GROW_PAGES) if _shared(mem) else mem.grow(store, TENANT_GROW_PAGES)
     except wasmtime.WasmtimeError:
         pass  # a pool too small to grow: the tenant leaves what it has
     size = _data_len(store, mem)
